@@ -1,0 +1,51 @@
+# chapter: 1
+"""Messages between dkr and the container's set-up.
+
+After fork, the two sides run the set-up together: the child reports a
+failure or sends a file descriptor (the container's terminal), the parent
+answers. A SOCK_SEQPACKET socketpair keeps each message whole and can carry
+descriptors. The child's end closes on exec, so "end of file" is how the
+parent learns that the command started.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field
+
+from dkr.linux.syscall import call
+
+
+@dataclass
+class Message:
+    kind: str
+    text: str = ""
+    fds: list[int] = field(default_factory=list)
+
+
+class Channel:
+    """One end of the parent/child socketpair."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    @classmethod
+    def pair(cls) -> tuple[Channel, Channel]:
+        """Two connected ends (both close on exec)."""
+        left, right = call("socketpair", socket.socketpair, socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        return cls(left), cls(right)
+
+    def send(self, kind: str, text: str = "", fds: list[int] | None = None) -> None:
+        payload = f"{kind}\n{text}".encode()
+        call("sendmsg", socket.send_fds, self.sock, [payload], fds or [])
+
+    def receive(self) -> Message | None:
+        """The next message, or None once the other end is closed."""
+        data, fds, _, _ = call("recvmsg", socket.recv_fds, self.sock, 65536, 4)
+        if not data:
+            return None
+        kind, _, text = data.decode().partition("\n")
+        return Message(kind, text, list(fds))
+
+    def close(self) -> None:
+        self.sock.close()

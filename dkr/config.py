@@ -1,0 +1,77 @@
+# chapter: 1
+"""The container's configuration, named as in the OCI runtime spec.
+
+Field names follow config.json (snake_case here: `masked_paths` is
+`maskedPaths`), so `dkr run` builds the same model from its options that
+chapter 10 reads from a bundle, and the runtime never needs to know which.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+@dataclass
+class Process:
+    """What runs in the container: `process` in config.json."""
+
+    args: list[str]
+    env: list[str] = field(default_factory=lambda: [f"PATH={DEFAULT_PATH}"])
+    cwd: str = "/"
+    terminal: bool = False
+
+    def environ(self) -> dict[str, str]:
+        """`env` ("KEY=VALUE" strings) as a dict for exec."""
+        return dict(item.partition("=")[::2] for item in self.env)
+
+
+@dataclass
+class Root:
+    """The container's root file system: `root` in config.json."""
+
+    path: str
+    readonly: bool = False
+
+
+@dataclass
+class Mount:
+    """One entry of `mounts`: mounted under the root, in order."""
+
+    destination: str
+    type: str | None = None
+    source: str | None = None
+    options: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Namespace:
+    """One entry of `linux.namespaces`: a new namespace, or `path` to join one."""
+
+    type: str
+    path: str | None = None
+
+
+@dataclass
+class Linux:
+    """The Linux-specific part: `linux` in config.json."""
+
+    namespaces: list[Namespace] = field(default_factory=list)
+    masked_paths: list[str] = field(default_factory=list)
+    readonly_paths: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Spec:
+    """A whole container configuration: config.json."""
+
+    process: Process
+    root: Root
+    hostname: str | None = None
+    mounts: list[Mount] = field(default_factory=list)
+    linux: Linux = field(default_factory=Linux)
+
+    def has_namespace(self, kind: str) -> bool:
+        """Whether the container gets (or joins) a namespace of `kind`."""
+        return any(ns.type == kind for ns in self.linux.namespaces)

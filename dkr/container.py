@@ -1,0 +1,137 @@
+# chapter: 1
+"""A container's life, in the order the kernel needs it.
+
+dkr forks the container's first process. The child enters its namespaces,
+builds its root and execs the command; dkr forwards signals, relays the
+terminal and waits. Each step is one chapter's feature, carried out by
+that feature's module, so this file reads like the book's contents.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import signal
+from typing import Iterator, NoReturn
+
+from dkr import namespaces
+from dkr import mounts  # chapter: 2
+from dkr import terminal  # chapter: 3
+from dkr.channel import Channel, Message
+from dkr.config import Process, Spec
+from dkr.errors import EXIT_CANNOT_INVOKE, EXIT_DKR_FAILED, EXIT_NOT_FOUND, DkrError, describe
+from dkr.linux import prctl  # chapter: 2
+from dkr.linux import syscall, unistd, wait
+from dkr.linux.signal import kill, sigaction
+
+# What dkr passes on to the container when it receives it.
+FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,
+                     signal.SIGUSR1, signal.SIGUSR2)
+
+
+def run(spec: Spec) -> int:
+    """Run a container to its end; the exit code of its command."""
+    dkr_end, container_end = Channel.pair()
+    pid = namespaces.fork_container(spec)
+    if pid == 0:
+        dkr_end.close()
+        _container_side(spec, container_end)
+    container_end.close()
+    return _dkr_side(pid, dkr_end)
+
+
+def _container_side(spec: Spec, channel: Channel) -> NoReturn:
+    """In the child, from fork to exec. It never returns into dkr's code."""
+    syscall.set_trace_label("container")
+    try:
+        prctl.set_pdeathsig(signal.SIGKILL)  # chapter: 2
+        namespaces.unshare_the_rest(spec)
+        if spec.hostname:
+            unistd.sethostname(spec.hostname)
+        mounts.set_up(spec)  # chapter: 2
+        # chapter: 1-2 {
+        # unistd.chroot(spec.root.path)
+        # }
+        if spec.process.terminal:  # chapter: 3
+            terminal.attach_console(channel)  # chapter: 3
+        unistd.chdir(spec.process.cwd)
+    except Exception as error:  # noqa: BLE001 - everything goes back to dkr
+        channel.send("failed", f"{EXIT_DKR_FAILED}\ncontainer set-up: {_explain(error)}")
+        os._exit(EXIT_DKR_FAILED)
+    _exec(spec.process, channel)
+
+
+def _exec(process: Process, channel: Channel) -> NoReturn:
+    """Replace the child with the command; tell dkr why if that fails."""
+    command = process.args[0]
+    try:
+        unistd.execvpe(command, process.args, process.environ())
+    except OSError as error:
+        if error.errno == errno.ENOENT:
+            code = EXIT_NOT_FOUND
+            why = "no such file or directory" if "/" in command else "executable file not found in $PATH"
+        else:
+            code = EXIT_CANNOT_INVOKE
+            why = os.strerror(error.errno or 0).lower()
+        channel.send("failed", f"{code}\nexec {command}: {why}")
+        os._exit(code)
+
+
+def _dkr_side(pid: int, channel: Channel) -> int:
+    """In dkr: follow the set-up, relay the terminal, wait for the end."""
+    with _signals_forwarded_to(pid):
+        try:
+            failure = _follow_set_up(channel)
+        finally:
+            channel.close()
+            _, status = wait.waitpid(pid)
+    if failure:
+        code, _, message = failure.text.partition("\n")
+        raise DkrError(message, int(code))
+    return wait.exit_code(status)
+
+
+def _follow_set_up(channel: Channel) -> Message | None:
+    """Read the child's messages until its exec closes the channel.
+
+    Returns the child's failure report, if any. With a terminal, relays it
+    until the container is gone."""
+    console = None
+    while (message := channel.receive()) is not None:
+        if message.kind == "failed":
+            return message
+        # chapter: 3 {
+        if message.kind == "console":
+            console = message.fds[0]
+            terminal.copy_window_size(console)
+            channel.send("go")
+        # }
+    # chapter: 3 {
+    if console is not None:
+        terminal.relay(console)
+        os.close(console)
+    # }
+    return None
+
+
+@contextlib.contextmanager
+def _signals_forwarded_to(pid: int) -> Iterator[None]:
+    """Pass the signals dkr receives on to the container's first process."""
+
+    def forward(signum: int, _frame: object) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            kill(pid, signal.Signals(signum))
+
+    previous = {sig: sigaction(sig, forward) for sig in FORWARDED_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            sigaction(sig, handler)
+
+
+def _explain(error: Exception) -> str:
+    if isinstance(error, OSError):
+        return describe(error)
+    return str(error) or type(error).__name__

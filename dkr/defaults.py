@@ -1,0 +1,33 @@
+# chapter: 1
+"""What `dkr run` gives every container unless told otherwise: Docker's defaults."""
+
+from __future__ import annotations
+
+from dkr.config import Mount
+
+NAMESPACES = (
+    "uts",
+    "pid",  # chapter: 2
+    "mount",  # chapter: 2
+)
+
+MOUNTS = (
+    Mount("/proc", "proc", "proc", ["nosuid", "noexec", "nodev"]),  # chapter: 2
+    # chapter: 3 {
+    Mount("/dev", "tmpfs", "tmpfs", ["nosuid", "strictatime", "mode=755", "size=65536k"]),
+    Mount("/dev/pts", "devpts", "devpts",
+          ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]),
+    Mount("/sys", "sysfs", "sysfs", ["nosuid", "noexec", "nodev", "ro"]),
+    Mount("/dev/shm", "tmpfs", "shm", ["nosuid", "noexec", "nodev", "mode=1777", "size=67108864"]),
+    # }
+)
+
+# chapter: 3 {
+# Files in /proc and /sys that tell about, or reach into, the host.
+MASKED_PATHS = (
+    "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+    "/sys/firmware", "/sys/devices/virtual/powercap",
+)
+READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
+# }

@@ -1,0 +1,143 @@
+# chapter: 1
+"""The one gate every kernel call passes through.
+
+Because every wrapper calls `call`, one switch (`trace_to`) shows the reader
+each call dkr makes, in the parent and in the container's set-up, and tests
+can record them. With no tracer set the gate costs one comparison.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import enum
+import os
+from typing import Callable, TypeVar
+
+T = TypeVar("T")
+Tracer = Callable[[str, tuple, object, "OSError | None"], None]
+
+_tracer: Tracer | None = None
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+def call(name: str, fn: Callable[..., T], *args: object) -> T:
+    """Run one kernel call: `fn(*args)`, reported to the tracer as `name`.
+
+    An `OSError` from `fn` is raised again with `name` in its message, so
+    every failure says which call failed.
+    """
+    try:
+        result = fn(*args)
+    except OSError as error:
+        named = OSError(error.errno, f"{name}: {error.strerror}", error.filename)
+        if _tracer is not None:
+            _tracer(name, args, None, named)
+        raise named from None
+    if _tracer is not None:
+        _tracer(name, args, result, None)
+    return result
+
+
+def call_noreturn(name: str, fn: Callable[..., object], *args: object) -> None:
+    """Like `call`, for calls such as execve that do not return on success:
+    the tracer hears of the call before it is made."""
+    if _tracer is not None:
+        _tracer(name, args, ..., None)
+    call(name, fn, *args)
+
+
+def check(result: int) -> int:
+    """Turn libc's "-1 and errno" convention into an `OSError`."""
+    if result == -1:
+        errno = ctypes.get_errno()
+        raise OSError(errno, os.strerror(errno))
+    return result
+
+
+def cstr(value: str | None) -> bytes | None:
+    """A Python string as a C string argument (None stays NULL)."""
+    return None if value is None else os.fsencode(value)
+
+
+def set_tracer(tracer: Tracer | None) -> None:
+    """Report every following call to `tracer` (None: stop tracing)."""
+    global _tracer
+    _tracer = tracer
+
+
+def set_trace_label(who: str) -> None:
+    """Name the process in trace lines from now on ("container" after fork)."""
+    if isinstance(_tracer, PrintTracer):
+        _tracer.who = who
+
+
+class PrintTracer:
+    """Writes one strace-like line per call to a file descriptor.
+
+    The descriptor is a private copy of stderr that closes on exec, so the
+    container's set-up can keep tracing after its stdio is redirected, and
+    the traced command never inherits it.
+    """
+
+    def __init__(self, fd: int, who: str = "dkr") -> None:
+        self.fd = fd
+        self.who = who
+
+    def __call__(self, name: str, args: tuple, result: object, error: OSError | None) -> None:
+        shown = ", ".join(format_value(arg) for arg in args)
+        if error is not None:
+            outcome = f"-1 {_errno_name(error.errno)} ({os.strerror(error.errno or 0)})"
+        elif result is ...:
+            outcome = "?"
+        else:
+            outcome = format_value(result) if result is not None else "0"
+        line = f"{self.who}[{os.getpid()}] {name}({shown}) = {outcome}\n"
+        os.write(self.fd, line.encode(errors="replace"))
+
+
+class Octal(int):
+    """An int that traces in octal, as file modes are read."""
+
+    def __str__(self) -> str:
+        return oct(self)
+
+
+def format_value(value: object) -> str:
+    """Show an argument the way strace would: flags by name, strings quoted."""
+    if isinstance(value, enum.IntFlag):
+        return _format_flags(value)
+    if isinstance(value, enum.Enum):
+        return value.name or str(value.value)
+    if isinstance(value, (bytes, bytearray)):
+        value = bytes(value).decode(errors="replace")
+    if isinstance(value, str):
+        text = value if len(value) <= 60 else value[:57] + "..."
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    if value is None:
+        return "NULL"
+    if hasattr(value, "fileno") and callable(value.fileno):
+        return str(value.fileno())
+    if callable(value):
+        return getattr(value, "__qualname__", "handler")
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(format_value(item) for item in value) + "]"
+    return str(value)
+
+
+def _format_flags(value: enum.IntFlag) -> str:
+    names = []
+    rest = int(value)
+    for member in type(value):
+        bit = int(member)
+        if bit and bit & (bit - 1) == 0 and rest & bit:
+            names.append(member.name)
+            rest &= ~bit
+    if rest:
+        names.append(hex(rest))
+    return "|".join(names) or "0"
+
+
+def _errno_name(errno: int | None) -> str:
+    import errno as errno_module
+
+    return errno_module.errorcode.get(errno or 0, str(errno))

@@ -1,0 +1,96 @@
+# chapter: 1
+"""Processes, files and the root: the calls of unistd.h (and a few from os)."""
+
+from __future__ import annotations
+
+import ctypes
+import enum
+import os
+
+from dkr.linux.syscall import Octal, call, call_noreturn, check, cstr, libc
+
+SYS_PIVOT_ROOT = 155  # x86_64; glibc has no wrapper for pivot_root
+
+
+class OFlag(enum.IntFlag):
+    """Flags of open(2) (O_RDONLY is 0: no flag)."""
+
+    O_WRONLY = os.O_WRONLY
+    O_RDWR = os.O_RDWR
+    O_CREAT = os.O_CREAT
+    O_EXCL = os.O_EXCL
+    O_NOCTTY = os.O_NOCTTY
+    O_TRUNC = os.O_TRUNC
+    O_DIRECTORY = os.O_DIRECTORY
+    O_NOFOLLOW = os.O_NOFOLLOW
+    O_CLOEXEC = os.O_CLOEXEC
+
+
+def fork() -> int:
+    """Create a child process; returns its pid, or 0 in the child."""
+    return call("fork", os.fork)
+
+
+def execvpe(file: str, args: list[str], env: dict[str, str]) -> None:
+    """Replace this process with `file`, searched for in env's PATH."""
+    call_noreturn("execvpe", os.execvpe, file, args, env)
+
+
+def sethostname(name: str) -> None:
+    """Set the hostname of the caller's UTS namespace."""
+    raw = name.encode()
+    call("sethostname", lambda n: check(libc.sethostname(raw, len(raw))), name)
+
+
+def chroot(path: str) -> None:
+    """Change the root directory the caller resolves "/" against."""
+    call("chroot", os.chroot, path)
+
+
+def chdir(path: str) -> None:
+    """Change the working directory."""
+    call("chdir", os.chdir, path)
+
+
+def pivot_root(new_root: str, put_old: str) -> None:
+    """Make `new_root` the root mount; the old root goes to `put_old`."""
+
+    def invoke(new_root, put_old):
+        check(libc.syscall(ctypes.c_long(SYS_PIVOT_ROOT), cstr(new_root), cstr(put_old)))
+
+    call("pivot_root", invoke, new_root, put_old)
+
+
+def setsid() -> int:
+    """Start a new session (and process group) led by the caller."""
+    return call("setsid", os.setsid)
+
+
+def dup2(fd: int, fd2: int) -> int:
+    """Make `fd2` a copy of `fd` (inheritable, so it survives exec)."""
+    return call("dup2", os.dup2, fd, fd2)
+
+
+def open_fd(path: str, flags: OFlag, mode: int = 0o644) -> int:
+    """Open a file: a new file descriptor."""
+    return call("open", os.open, path, OFlag(flags), Octal(mode))
+
+
+def close(fd: int) -> None:
+    """Close a file descriptor."""
+    call("close", os.close, fd)
+
+
+def mkdir(path: str, mode: int = 0o755) -> None:
+    """Create a directory."""
+    call("mkdir", os.mkdir, path, Octal(mode))
+
+
+def symlink(target: str, path: str) -> None:
+    """Create a symbolic link at `path` pointing to `target`."""
+    call("symlink", os.symlink, target, path)
+
+
+def getppid() -> int:
+    """The parent's pid (0 when the parent is outside our PID namespace)."""
+    return call("getppid", os.getppid)

@@ -1,0 +1,199 @@
+# chapter: 2
+"""The container's mount tree.
+
+Every mount happens in the container's own mount namespace, made private
+first so that nothing propagates back to the host. Chapter 2 needs just a
+fresh /proc; chapter 3 builds the whole tree (/dev, /sys, bind mounts),
+pivots into it and detaches the host's root.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from dkr.config import Mount, Spec
+from dkr.linux import unistd
+from dkr.linux.unistd import OFlag
+from dkr.linux.mount import MountFlags, UmountFlags, mount, umount2
+from dkr.linux.stat import chmod, mknod_char  # chapter: 3
+
+MS = MountFlags
+
+# Mount options as in fstab and config.json: option -> (flag, set it?).
+FLAG_OPTIONS: dict[str, tuple[MountFlags, bool]] = {
+    "ro": (MS.MS_RDONLY, True), "rw": (MS.MS_RDONLY, False),
+    "nosuid": (MS.MS_NOSUID, True), "suid": (MS.MS_NOSUID, False),
+    "nodev": (MS.MS_NODEV, True), "dev": (MS.MS_NODEV, False),
+    "noexec": (MS.MS_NOEXEC, True), "exec": (MS.MS_NOEXEC, False),
+    "sync": (MS.MS_SYNCHRONOUS, True), "async": (MS.MS_SYNCHRONOUS, False),
+    "dirsync": (MS.MS_DIRSYNC, True), "remount": (MS.MS_REMOUNT, True),
+    "mand": (MS.MS_MANDLOCK, True), "nomand": (MS.MS_MANDLOCK, False),
+    "noatime": (MS.MS_NOATIME, True), "atime": (MS.MS_NOATIME, False),
+    "nodiratime": (MS.MS_NODIRATIME, True), "diratime": (MS.MS_NODIRATIME, False),
+    "relatime": (MS.MS_RELATIME, True), "norelatime": (MS.MS_RELATIME, False),
+    "strictatime": (MS.MS_STRICTATIME, True), "nostrictatime": (MS.MS_STRICTATIME, False),
+    "bind": (MS.MS_BIND, True), "rbind": (MS.MS_BIND | MS.MS_REC, True),
+}
+PROPAGATION_OPTIONS: dict[str, MountFlags] = {
+    "private": MS.MS_PRIVATE, "rprivate": MS.MS_PRIVATE | MS.MS_REC,
+    "shared": MS.MS_SHARED, "rshared": MS.MS_SHARED | MS.MS_REC,
+    "slave": MS.MS_SLAVE, "rslave": MS.MS_SLAVE | MS.MS_REC,
+    "unbindable": MS.MS_UNBINDABLE, "runbindable": MS.MS_UNBINDABLE | MS.MS_REC,
+}
+
+
+@dataclass
+class MountOptions:
+    """A mount's options split the way mount(2) wants them."""
+
+    flags: MountFlags
+    propagation: MountFlags
+    data: str
+
+
+def parse_options(options: list[str]) -> MountOptions:
+    """Split options into flags, a propagation change, and the file system's data."""
+    flags, propagation, data = MS(0), MS(0), []
+    for option in options:
+        if option in FLAG_OPTIONS:
+            flag, on = FLAG_OPTIONS[option]
+            flags = flags | flag if on else flags & ~flag
+        elif option in PROPAGATION_OPTIONS:
+            propagation |= PROPAGATION_OPTIONS[option]
+        else:
+            data.append(option)
+    return MountOptions(flags, propagation, ",".join(data))
+
+
+def set_up(spec: Spec) -> None:
+    """Build the container's mount tree under its root."""
+    root = spec.root.path
+    mount(None, "/", None, MS.MS_REC | MS.MS_PRIVATE)
+    mount(root, root, None, MS.MS_BIND | MS.MS_REC)  # chapter: 3
+    for entry in spec.mounts:
+        mount_entry(root, entry)
+    # chapter: 3 {
+    make_devices(root)
+    pivot_into(root)
+    for path in spec.linux.masked_paths:
+        mask(path)
+    for path in spec.linux.readonly_paths:
+        make_readonly(path)
+    if spec.root.readonly:
+        make_readonly("/", bind_first=False)
+    # }
+
+
+def mount_entry(root: str, entry: Mount) -> None:
+    """Mount one `mounts` entry at its destination under `root`."""
+    options = parse_options(entry.options)
+    flags = options.flags | (MS.MS_BIND if entry.type == "bind" else MS(0))
+    target = path_in_root(root, entry.destination)
+    make_mount_point(target, directory=not (flags & MS.MS_BIND and entry.source
+                                            and not os.path.isdir(entry.source)))
+    fstype = None if flags & MS.MS_BIND else entry.type
+    mount(entry.source, target, fstype, flags, options.data or None)
+    if flags & MS.MS_BIND and flags & ~(MS.MS_BIND | MS.MS_REC):
+        # A bind mount ignores all other flags until it is remounted.
+        mount(None, target, None, flags | MS.MS_REMOUNT)
+    if options.propagation:
+        mount(None, target, None, options.propagation)
+
+
+def path_in_root(root: str, path: str) -> str:
+    """`path` inside `root`, with symlinks resolved as if `root` were "/".
+
+    A root file system may hold symlinks such as /proc -> /etc; following
+    them on the host would mount over the host's own files.
+    """
+    resolved = ""
+    parts = [part for part in path.split("/") if part]
+    hops = 0
+    while parts:
+        part = parts.pop(0)
+        if part == "..":
+            resolved = os.path.dirname(resolved)
+            continue
+        if part == ".":
+            continue
+        candidate = f"{resolved}/{part}"
+        host_path = root + candidate
+        if os.path.islink(host_path):
+            hops += 1
+            if hops > 40:
+                raise OSError(40, "too many levels of symbolic links", path)
+            link = os.readlink(host_path)
+            if link.startswith("/"):
+                resolved = ""
+            parts = [p for p in link.split("/") if p] + parts
+            continue
+        resolved = candidate
+    return root.rstrip("/") + (resolved or "/")
+
+
+def make_mount_point(path: str, directory: bool = True) -> None:
+    """Create what a mount needs to land on: a directory, or a file to bind a file on."""
+    if os.path.lexists(path):
+        return
+    parent = os.path.dirname(path)
+    if not os.path.isdir(parent):
+        make_mount_point(parent)
+    if directory:
+        unistd.mkdir(path)
+    else:
+        unistd.close(unistd.open_fd(path, OFlag.O_CREAT | OFlag.O_WRONLY | OFlag.O_CLOEXEC))
+
+
+# chapter: 3 {
+# The devices every container gets (name, major, minor), as runc makes them.
+DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8),
+           ("urandom", 1, 9), ("tty", 5, 0))
+DEVICE_LINKS = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1",
+                "stderr": "/proc/self/fd/2", "ptmx": "pts/ptmx"}
+
+
+def make_devices(root: str) -> None:
+    """Fill the container's /dev with the standard nodes and links."""
+    dev = path_in_root(root, "/dev")
+    for name, major, minor in DEVICES:
+        path = f"{dev}/{name}"
+        if not os.path.lexists(path):
+            mknod_char(path, major, minor)
+            chmod(path, 0o666)
+    for name, target in DEVICE_LINKS.items():
+        if not os.path.lexists(f"{dev}/{name}"):
+            unistd.symlink(target, f"{dev}/{name}")
+
+
+def pivot_into(root: str) -> None:
+    """Make `root` the root mount and detach the host's root from under it.
+
+    pivot_root(".", ".") stacks the old root on top of the new one at "/";
+    unmounting "." then takes the old root away, so no path leads back to
+    the host, and the new root needs no directory to park the old one in.
+    """
+    unistd.chdir(root)
+    unistd.pivot_root(".", ".")
+    umount2(".", UmountFlags.MNT_DETACH)
+    unistd.chdir("/")
+
+
+def mask(path: str) -> None:
+    """Hide `path`: /dev/null over a file, an empty read-only tmpfs over a directory."""
+    if os.path.isdir(path):
+        mount("tmpfs", path, "tmpfs", MS.MS_RDONLY)
+    elif os.path.exists(path):
+        mount("/dev/null", path, None, MS.MS_BIND)
+
+
+def make_readonly(path: str, bind_first: bool = True) -> None:
+    """Make the mount at `path` read-only (binding `path` onto itself first)."""
+    if not os.path.exists(path):
+        return
+    if bind_first:
+        mount(path, path, None, MS.MS_BIND | MS.MS_REC)
+    # A remount must keep the flags the mount has, or the kernel refuses.
+    kept = MS(os.statvfs(path).f_flag) & (MS.MS_NOSUID | MS.MS_NODEV | MS.MS_NOEXEC)
+    mount(None, path, None, MS.MS_BIND | MS.MS_REMOUNT | MS.MS_RDONLY | kept)
+# }

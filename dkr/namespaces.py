@@ -1,0 +1,52 @@
+# chapter: 1
+"""Which namespaces a container gets, and how its first process enters them."""
+
+from __future__ import annotations
+
+from dkr.config import Spec
+from dkr.linux import sched, unistd
+from dkr.linux.sched import CloneFlags
+from dkr.linux.unistd import OFlag  # chapter: 2
+
+CLONE_FLAGS = {
+    "uts": CloneFlags.CLONE_NEWUTS,
+    "pid": CloneFlags.CLONE_NEWPID,  # chapter: 2
+    "mount": CloneFlags.CLONE_NEWNS,  # chapter: 2
+}
+
+
+def fork_container(spec: Spec) -> int:
+    """Fork the container's first process: its pid here, 0 in the child."""
+    if spec.has_namespace("pid"):  # chapter: 2
+        return _fork_as_pid_1()  # chapter: 2
+    return unistd.fork()
+
+
+# chapter: 2 {
+def _fork_as_pid_1() -> int:
+    """Fork a child that is PID 1 of a new PID namespace.
+
+    unshare(CLONE_NEWPID) does not move the caller: it puts the caller's
+    *next child* in the new namespace, as its PID 1. dkr then returns to its
+    own namespace, so that any later child of dkr is born there again.
+    """
+    own = unistd.open_fd("/proc/self/ns/pid", OFlag.O_CLOEXEC)
+    try:
+        sched.unshare(CloneFlags.CLONE_NEWPID)
+        pid = unistd.fork()
+        if pid:
+            sched.setns(own, CloneFlags.CLONE_NEWPID)
+        return pid
+    finally:
+        unistd.close(own)
+# }
+
+
+def unshare_the_rest(spec: Spec) -> None:
+    """In the child: new namespaces of every other kind the spec asks for."""
+    flags = CloneFlags(0)
+    for namespace in spec.linux.namespaces:
+        if namespace.type != "pid":
+            flags |= CLONE_FLAGS[namespace.type]
+    if flags:
+        sched.unshare(flags)
