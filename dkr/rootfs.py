@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 DATA_DIR = Path(os.environ.get("DKR_DATA", "/var/lib/dkr"))
-LAYOUT_VERSION = 1  # bump when the layout changes, so caches are rebuilt
+LAYOUT_VERSION = 2  # bump when the layout changes, so caches are rebuilt
 
 # Enough for the book's examples when there is no busybox.
 HOST_PROGRAMS = (
@@ -29,7 +29,7 @@ HOST_PROGRAMS = (
 
 # A merged-/usr layout, as current distributions have.
 MERGED_USR_LINKS = {"bin": "usr/bin", "sbin": "usr/sbin", "lib": "usr/lib", "lib64": "usr/lib64"}
-EMPTY_DIRS = ("usr/bin", "usr/sbin", "usr/lib", "usr/lib64", "etc", "proc", "sys",
+EMPTY_DIRS = ("usr/bin", "usr/sbin", "usr/lib", "usr/lib64", "etc", "proc", "sys", "mnt",
               "dev", "root", "home", "var/tmp", "run")
 
 ETC_FILES = {

@@ -59,4 +59,4 @@ def make_raw(fd: int) -> None:
     attributes[:4] = iflag, oflag, cflag, lflag
     attributes[6][termios.VMIN] = 1
     attributes[6][termios.VTIME] = 0
-    call("tcsetattr", termios.tcsetattr, fd, termios.TCSAFLUSH, attributes)
+    tcsetattr(fd, attributes)  # TCSADRAIN: keys typed ahead are kept

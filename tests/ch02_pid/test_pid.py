@@ -1,0 +1,101 @@
+# chapter: 2
+"""Chapter 2: the command is PID 1 of its own PID namespace."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import alive, children, container_pid, wait_for_line
+
+
+def test_command_is_pid_1(dkr):
+    assert dkr("run", "sh", "-c", "echo $$").stdout == "1\n"
+
+
+def test_ps_shows_only_the_containers_processes(dkr):
+    result = dkr("run", "sh", "-c", "sleep 30 & ps -o pid,args; true")
+    rows = [line.split(None, 1) for line in result.stdout.splitlines()[1:]]
+    assert len(rows) == 3, result.stdout  # sh, sleep and ps itself
+    assert rows[0][0] == "1" and rows[0][1].startswith("sh -c")
+    assert any(args.endswith("sleep 30") for _, args in rows)
+
+
+def test_proc_is_the_containers_own(dkr):
+    host_pids = sum(1 for entry in os.listdir("/proc") if entry.isdigit())
+    result = dkr("run", "sh", "-c", "ls /proc | grep -c '^[0-9]'")
+    assert 1 <= int(result.stdout) <= 3 < host_pids
+
+
+def test_proc_mount_does_not_reach_the_host(dkr, rootfs: Path):
+    dkr("run", "true")
+    assert not os.listdir(rootfs / "proc")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_signals_to_dkr_reach_the_container(start_dkr, sig: signal.Signals):
+    script = f'trap "echo got {sig.name}; exit 42" {sig.name[3:]}; echo ready; while :; do sleep 0.05; done'
+    process = start_dkr("run", "sh", "-c", script)
+    wait_for_line(process, "ready")
+    process.send_signal(sig)
+    out, _ = process.communicate(timeout=20)
+    assert out == f"got {sig.name}\n"
+    assert process.returncode == 42
+
+
+def test_pid_1_ignores_signals_it_has_no_handler_for(start_dkr):
+    """As in any PID namespace, init gets only the signals it handles."""
+    process = start_dkr("run", "sh", "-c", "echo ready; sleep 1; echo still here")
+    wait_for_line(process, "ready")
+    process.send_signal(signal.SIGTERM)
+    out, _ = process.communicate(timeout=20)
+    assert out == "still here\n"
+    assert process.returncode == 0
+
+
+def test_killed_by_a_signal_exits_128_plus_n(start_dkr):
+    process = start_dkr("run", "sh", "-c", "echo ready; sleep 30")
+    wait_for_line(process, "ready")
+    os.kill(container_pid(process), signal.SIGKILL)
+    process.wait(timeout=20)
+    assert process.returncode == 128 + signal.SIGKILL
+
+
+def test_everything_in_the_container_ends_with_pid_1(dkr):
+    result = dkr("run", "sh", "-c", "sleep 4242 & echo started")
+    assert result.stdout == "started\n"
+    time.sleep(0.2)
+    assert not [pid for pid in os.listdir("/proc") if pid.isdigit() and _cmdline(pid) == "sleep 4242"]
+
+
+def test_container_dies_with_dkr(start_dkr):
+    process = start_dkr("run", "sh", "-c", "echo ready; sleep 30")
+    wait_for_line(process, "ready")
+    init = container_pid(process)
+    grandchildren = children(init)
+    process.kill()  # SIGKILL: dkr gets no chance to clean up
+    process.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while (alive(init) or any(map(alive, grandchildren))) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(init)
+    assert not any(map(alive, grandchildren))
+
+
+def test_trace_shows_the_new_pid_namespace(dkr):
+    lines = dkr("--trace", "run", "true").stderr.splitlines()
+    unshare = next(i for i, line in enumerate(lines) if "unshare(CLONE_NEWPID)" in line)
+    fork = next(i for i, line in enumerate(lines) if "fork() = " in line and line.startswith("dkr["))
+    assert unshare < fork
+    assert any(line.startswith("container[1] ") for line in lines)
+
+
+def _cmdline(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+    except OSError:
+        return ""

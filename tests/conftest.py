@@ -1,0 +1,195 @@
+# chapter: 1
+"""What every chapter's tests share: running dkr, a test rootfs, root checks,
+and the final check that no test left anything behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+TREE = Path(__file__).resolve().parent.parent
+REQUIRE_ROOT = os.environ.get("DKR_REQUIRE_ROOT") == "1"
+IS_ROOT = os.geteuid() == 0
+
+
+@pytest.fixture
+def root() -> None:
+    """Use in every test that needs root: skips without it (fails in CI)."""
+    if not IS_ROOT:
+        pytest.skip("needs root: run the tests with sudo")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A skipped test is a hole when DKR_REQUIRE_ROOT=1: report it as failed."""
+    outcome = yield
+    report = outcome.get_result()
+    if REQUIRE_ROOT and report.skipped:
+        report.outcome = "failed"
+        report.longrepr = f"skipped, but DKR_REQUIRE_ROOT=1: {report.longrepr}"
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """dkr's data directory for the tests (the default rootfs is built here)."""
+    return tmp_path_factory.mktemp("dkr-data")
+
+
+@pytest.fixture(scope="session")
+def rootfs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The test root file system: busybox where installed, else host programs,
+    built by the same code as dkr's default rootfs."""
+    from dkr.rootfs import build_rootfs, find_busybox
+
+    path = tmp_path_factory.mktemp("rootfs") / "root"
+    build_rootfs(path, find_busybox())
+    return path
+
+
+def dkr_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "dkr", *args]
+
+
+def dkr_env(data_dir: Path) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(TREE), "DKR_DATA": str(data_dir)}
+
+
+@pytest.fixture
+def dkr(root, data_dir: Path, rootfs: Path):
+    """Run `dkr ARGS…` to completion: a CompletedProcess with text output.
+
+    `dkr run` gets `--rootfs <test rootfs>` unless the test gives a root or
+    asks for dkr's default one. stdin is /dev/null unless `input` is given.
+    """
+
+    def run(*args: str, input: str | None = None, timeout: float = 60,
+            default_rootfs: bool = False, **kwargs):
+        return subprocess.run(
+            dkr_command(*(args if default_rootfs else with_test_rootfs(args, rootfs))),
+            input=input,
+            stdin=None if input is not None else subprocess.DEVNULL,
+            capture_output=True, text=True, timeout=timeout, cwd=TREE,
+            env=dkr_env(data_dir), **kwargs,
+        )
+
+    return run
+
+
+@pytest.fixture
+def start_dkr(root, data_dir: Path, rootfs: Path):
+    """Start `dkr ARGS…` in the background: a Popen, killed at the test's end."""
+    started: list[subprocess.Popen] = []
+
+    def start(*args: str, **kwargs) -> subprocess.Popen:
+        process = subprocess.Popen(
+            dkr_command(*with_test_rootfs(args, rootfs)), stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=TREE,
+            env=dkr_env(data_dir), **kwargs,
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
+
+
+def with_test_rootfs(args: tuple[str, ...], rootfs: Path) -> list[str]:
+    """Insert --rootfs after `run` unless the test chose a root itself."""
+    args = list(args)
+    if "run" in args and "--rootfs" not in args:
+        at = args.index("run") + 1
+        args[at:at] = ["--rootfs", str(rootfs)]
+    return args
+
+
+def wait_for_line(process: subprocess.Popen, text: str, timeout: float = 20) -> str:
+    """Read the process's stdout until a line containing `text`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if text in line:
+            return line
+        if not line and process.poll() is not None:
+            break
+    raise AssertionError(f"no line with {text!r} from dkr (stderr: {process.stderr.read()})")
+
+
+def children(pid: int) -> list[int]:
+    """The pids of a process's children."""
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except FileNotFoundError:
+        return []
+    return [int(child) for child in text.split()]
+
+
+def container_pid(process: subprocess.Popen, timeout: float = 10) -> int:
+    """The host pid of the container's first process under a running dkr."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = children(process.pid)
+        if found:
+            return found[0]
+        time.sleep(0.02)
+    raise AssertionError("dkr started no container process")
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+# What the suite checks was left behind -------------------------------------
+
+def mount_points() -> set[str]:
+    return {line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()}
+
+
+def foreign_pid_namespace_processes() -> set[int]:
+    """Processes in a PID namespace other than ours: containers."""
+    own = os.readlink("/proc/self/ns/pid")
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.readlink(entry / "ns/pid") != own:
+                    found.add(int(entry.name))
+            except OSError:
+                pass
+    return found
+
+
+def leak_report(before: dict[str, set], after: dict[str, set]) -> list[str]:
+    return [f"{what} left behind: {sorted(after[what] - before[what])}"
+            for what in before if after[what] - before[what]]
+
+
+def host_state() -> dict[str, set]:
+    """What a test could leave behind on the host: one entry per kind."""
+    return {
+        "mounts": mount_points(),
+        "container processes": foreign_pid_namespace_processes(),
+    }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_leaks():
+    """After the whole suite: no mount, container process or state left behind."""
+    before = host_state()
+    yield
+    deadline = time.monotonic() + 5
+    while (leaks := leak_report(before, host_state())) and time.monotonic() < deadline:
+        time.sleep(0.1)  # processes of a just-ended container may still be exiting
+    assert not leaks, "; ".join(leaks)
