@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from dkr.config import Mount
 
+# The device nodes every container gets (name, major, minor), as runc makes them.
+DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8),
+           ("urandom", 1, 9), ("tty", 5, 0))
+
 NAMESPACES = (
     "uts",
     "pid",  # chapter: 2

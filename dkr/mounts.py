@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass
 
 from dkr.config import Mount, Spec
+from dkr.defaults import DEVICES  # chapter: 3
 from dkr.linux import unistd
 from dkr.linux.unistd import OFlag
 from dkr.linux.mount import MountFlags, UmountFlags, mount, umount2
@@ -146,9 +147,6 @@ def make_mount_point(path: str, directory: bool = True) -> None:
 
 
 # chapter: 3 {
-# The devices every container gets (name, major, minor), as runc makes them.
-DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8),
-           ("urandom", 1, 9), ("tty", 5, 0))
 DEVICE_LINKS = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1",
                 "stderr": "/proc/self/fd/2", "ptmx": "pts/ptmx"}
 

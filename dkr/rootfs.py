@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
 from pathlib import Path
 
+from dkr.defaults import DEVICES
+
 DATA_DIR = Path(os.environ.get("DKR_DATA", "/var/lib/dkr"))
-LAYOUT_VERSION = 2  # bump when the layout changes, so caches are rebuilt
+LAYOUT_VERSION = 3  # bump when the layout changes, so caches are rebuilt
 
 # Enough for the book's examples when there is no busybox.
 HOST_PROGRAMS = (
@@ -78,6 +81,10 @@ def _make_skeleton(root: Path) -> None:
     (root / "tmp").chmod(0o1777)
     for name, text in ETC_FILES.items():
         (root / "etc" / name).write_text(text)
+    if os.geteuid() == 0:  # device nodes, for a container that mounts no /dev of its own
+        for name, major, minor in DEVICES:
+            os.mknod(root / "dev" / name, stat.S_IFCHR | 0o666, os.makedev(major, minor))
+            (root / "dev" / name).chmod(0o666)
 
 
 def _install_busybox(root: Path, busybox: str) -> None:

@@ -116,7 +116,7 @@ def test_default_rootfs_is_built_on_first_use(dkr, data_dir: Path):
     result = dkr("run", "sh", "-c", "echo built", default_rootfs=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "built\n"
-    assert [path.name for path in (data_dir / "rootfs").iterdir()] == ["default-2"]
+    assert [path.name for path in (data_dir / "rootfs").iterdir()] == ["default-3"]
 
 
 def test_rootfs_from_host_programs(dkr, tmp_path: Path):

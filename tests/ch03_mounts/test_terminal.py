@@ -115,8 +115,7 @@ def test_job_control_works(terminal):
 def test_window_size_follows_the_host(terminal):
     term = terminal("run", "sh", "-c", 'trap "stty size" WINCH; echo ready; while :; do sleep 0.05; done')
     term.expect("ready")
-    term.resize(50, 132)
-    term.process.send_signal(signal.SIGWINCH)  # what the kernel sends dkr on a real resize
+    term.resize(50, 132)  # the kernel sends dkr SIGWINCH, as on a real resize
     term.expect("50 132")
     term.process.send_signal(signal.SIGKILL)
     term.wait()
