@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="bind-mount a host path into the container")
     parser.add_argument("--read-only", action="store_true", help="mount the root read-only")
     parser.add_argument("-t", "--tty", action="store_true",
-                        help="give the container a terminal (the default when stdin is one)")
+                        help="give the container a terminal (the default when dkr has one)")
     parser.add_argument("-i", "--interactive", action="store_true",
                         help="keep stdin attached (it always is; accepted as in Docker)")
     # }
@@ -42,7 +42,7 @@ def spec_from_args(args: argparse.Namespace) -> Spec:
     container_id = os.urandom(6).hex()
     process = Process(args=args.command, cwd=args.workdir)
     process.env = [f"PATH={DEFAULT_PATH}", f"HOSTNAME={args.hostname or container_id}"]
-    process.terminal = args.tty or sys.stdin.isatty()  # chapter: 3
+    process.terminal = args.tty or (sys.stdin.isatty() and sys.stdout.isatty())  # chapter: 3
     if process.terminal:  # chapter: 3
         process.env.append(f"TERM={os.environ.get('TERM', 'xterm')}")  # chapter: 3
     process.env += [_env_item(item) for item in args.env]
