@@ -171,6 +171,15 @@ def foreign_pid_namespace_processes() -> set[int]:
     return found
 
 
+STATE_DIRS = (Path("/run/dkr"), Path("/var/lib/dkr"))
+
+
+def state_entries() -> set[str]:
+    """What dkr keeps on the host outside the tests' own data directory."""
+    return {str(path) for top in STATE_DIRS if top.is_dir() for path in top.rglob("*")
+            if len(path.relative_to(top).parts) <= 3}
+
+
 def leak_report(before: dict[str, set], after: dict[str, set]) -> list[str]:
     return [f"{what} left behind: {sorted(after[what] - before[what])}"
             for what in before if after[what] - before[what]]
@@ -181,6 +190,7 @@ def host_state() -> dict[str, set]:
     return {
         "mounts": mount_points(),
         "container processes": foreign_pid_namespace_processes(),
+        "dkr state": state_entries(),
     }
 
 
