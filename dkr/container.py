@@ -56,10 +56,9 @@ def _container_side(spec: Spec, channel: Channel) -> NoReturn:
         if spec.process.terminal:  # chapter: 3
             terminal.attach_console(channel)  # chapter: 3
         unistd.chdir(spec.process.cwd)
-    except Exception as error:  # noqa: BLE001 - everything goes back to dkr
-        channel.send("failed", f"{EXIT_DKR_FAILED}\ncontainer set-up: {_explain(error)}")
-        os._exit(EXIT_DKR_FAILED)
-    _exec(spec.process, channel)
+        _exec(spec.process, channel)
+    except BaseException as error:  # whatever happens, it goes back to dkr
+        _fail(channel, EXIT_DKR_FAILED, f"container set-up: {_explain(error)}")
 
 
 def _exec(process: Process, channel: Channel) -> NoReturn:
@@ -69,13 +68,16 @@ def _exec(process: Process, channel: Channel) -> NoReturn:
         unistd.execvpe(command, process.args, process.environ())
     except OSError as error:
         if error.errno == errno.ENOENT:
-            code = EXIT_NOT_FOUND
             why = "no such file or directory" if "/" in command else "executable file not found in $PATH"
-        else:
-            code = EXIT_CANNOT_INVOKE
-            why = os.strerror(error.errno or 0).lower()
-        channel.send("failed", f"{code}\nexec {command}: {why}")
-        os._exit(code)
+            _fail(channel, EXIT_NOT_FOUND, f"exec {command}: {why}")
+        _fail(channel, EXIT_CANNOT_INVOKE, f"exec {command}: {os.strerror(error.errno or 0).lower()}")
+    raise AssertionError("execvpe returned")
+
+
+def _fail(channel: Channel, code: int, message: str) -> NoReturn:
+    """Report a failure to dkr and end the child with `code`."""
+    channel.send("failed", f"{code}\n{message}")
+    os._exit(code)
 
 
 def _dkr_side(pid: int, channel: Channel) -> int:

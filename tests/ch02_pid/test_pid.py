@@ -18,7 +18,8 @@ def test_command_is_pid_1(dkr):
 
 
 def test_ps_shows_only_the_containers_processes(dkr):
-    result = dkr("run", "sh", "-c", "sleep 30 & ps -o pid,args; true")
+    script = "sleep 30 & until grep -q sleep /proc/$!/cmdline; do :; done; ps -o pid,args; true"
+    result = dkr("run", "sh", "-c", script)
     rows = [line.split(None, 1) for line in result.stdout.splitlines()[1:]]
     assert len(rows) == 3, result.stdout  # sh, sleep and ps itself
     assert rows[0][0] == "1" and rows[0][1].startswith("sh -c")
