@@ -99,7 +99,7 @@ def _follow_set_up(channel: Channel) -> Message | None:
 
     Returns the child's failure report, if any. With a terminal, relays it
     until the container is gone."""
-    console = None
+    console = None  # chapter: 3
     while (message := channel.receive()) is not None:
         if message.kind == "failed":
             return message

@@ -38,7 +38,7 @@ _BRANCH_NAME = re.compile(r"^ch\d{2}$")
 _GIT_ENV_DROP = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY")
 # 2024-01-01T00:00:00Z: fixed so regenerated branches are byte-identical.
 _FIXED_EPOCH = 1704067200
-_MD_SUFFIXES = {".md", ".markdown", ".html", ".htm"}
+_MD_SUFFIXES = {".md", ".markdown", ".html", ".htm", ".svg", ".xml"}
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
 

@@ -60,6 +60,12 @@ class Book:
             self.sources = chaptertool.load_sources(repo, self.last)
         except chaptertool.ChapterError as error:
             raise PluginError(f"book: {error}") from None
+        if self.last > 1 and not any(_has_markers(source, self.last) for source in self.sources):
+            raise PluginError(
+                f"book: this tree is chapter {self.last}'s snapshot (a chNN branch or "
+                f"`scripts/chapters snapshot`): its chapter markers are stripped, so the pages "
+                f"of earlier chapters cannot show their own code here. Build the book from the "
+                f"main branch.")
         self.snapshots: dict[int, dict[str, chaptertool.Entry]] = {}
         self.help_texts: dict[tuple[str, ...], str] = {}
 
@@ -179,21 +185,36 @@ class PageTools:
     # -------------------------------------------------------------- code
 
     def code(self, path: str, name: str | None = None, chapter: int | None = None,
-             lines: str | tuple[int, int] | None = None) -> str:
-        """A python block with `name` (or the whole file) from chapter `chapter`'s `path`."""
+             lines: str | tuple[int, int] | None = None, blanked: bool = False) -> str:
+        """A python block with `name` (or the whole file) from chapter `chapter`'s `path`.
+
+        blanked=True shows the function as the chapter's exercise has it."""
         n = self._default_chapter(chapter)
         where = f"code({path!r}{', ' + repr(name) if name else ''}) in chapter {n}"
         try:
             text = self.book.source(n, path)
         except BookError as error:
             raise BookError(f"{where}: {error}") from None
+        if blanked:
+            text = self._blank(text, path, name, n, where)
         first = 1
         if name is not None:
-            text, first = extract(text, name, path)
+            try:
+                text, first = extract(text, name, path)
+            except BookError as error:
+                raise BookError(f"{where}: {error}") from None
         if lines is not None:
             text, first = _cut_lines(text, first, lines, where)
         title = path if name is None else f"{path}: {name}"
         return fence(_language(path, text), text, title=title, linenums=first)
+
+    def _blank(self, text: str, path: str, name: str | None, n: int, where: str) -> str:
+        """`name` with its body replaced, as `scripts/chapters exercise n` does it."""
+        found = [e for e in self.book.chapter(n).exercises if (e.file, e.function) == (path, name)]
+        if not found:
+            raise BookError(f"{where}: chapter {n} has no exercise for {path}: {name}")
+        return chaptertool.blank_function(text, found[0].function,
+                                          f"chapter {n} exercise: {found[0].hint}", path)
 
     # -------------------------------------------------------------- diff
 
@@ -259,6 +280,16 @@ class PageTools:
 
 
 # ------------------------------------------------------------------- helpers
+
+
+def _has_markers(source: chaptertool.Source, last: int) -> bool:
+    """Whether a file (or a line of it) is missing from some chapter."""
+    marked = source.marked
+    if marked is None:
+        return False
+    if (marked.first, marked.last) != (1, last):
+        return True
+    return any((line.first, line.last) != (1, last) for line in marked.lines)
 
 
 def extract(source: str, name: str, path: str = "<source>") -> tuple[str, int]:
