@@ -855,9 +855,13 @@ def make_exercise(repo: Path | str, n: int, dest: Path | str) -> tuple[Exercise,
 
 
 def _python(repo: Path) -> str:
-    """The project's virtualenv interpreter if there is one, else ours."""
-    venv = repo / ".venv" / "bin" / "python"
-    return str(venv) if venv.exists() else sys.executable
+    """The interpreter of the project's development environment (made by
+    scripts/venv on first use, with pytest in it), else ours."""
+    make_venv = repo / "scripts" / "venv"
+    if not make_venv.exists():
+        return sys.executable
+    return subprocess.run([str(make_venv)], check=True, capture_output=True,
+                          text=True).stdout.strip()
 
 
 def run_check(repo: Path | str, n: int, tree: Path | str, pytest_args: Sequence[str] = ()) -> int:
