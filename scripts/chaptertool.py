@@ -860,7 +860,7 @@ def _python(repo: Path) -> str:
     make_venv = repo / "scripts" / "venv"
     if not make_venv.exists():
         return sys.executable
-    return subprocess.run([str(make_venv)], check=True, capture_output=True,
+    return subprocess.run([str(make_venv)], check=True, stdout=subprocess.PIPE,
                           text=True).stdout.strip()
 
 
