@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import enum
+import errno
 import os
 from typing import Callable, TypeVar
 
@@ -137,7 +138,5 @@ def _format_flags(value: enum.IntFlag) -> str:
     return "|".join(names) or "0"
 
 
-def _errno_name(errno: int | None) -> str:
-    import errno as errno_module
-
-    return errno_module.errorcode.get(errno or 0, str(errno))
+def _errno_name(number: int | None) -> str:
+    return errno.errorcode.get(number or 0, str(number))

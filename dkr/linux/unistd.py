@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ctypes
 import enum
+import errno
 import os
 
 from dkr.linux.syscall import Octal, call, call_noreturn, check, cstr, libc
@@ -33,7 +34,23 @@ def fork() -> int:
 
 def execvpe(file: str, args: list[str], env: dict[str, str]) -> None:
     """Replace this process with `file`, searched for in env's PATH."""
-    call_noreturn("execvpe", os.execvpe, file, args, env)
+    call_noreturn("execvpe", _execvpe, file, args, env)
+
+
+def _execvpe(file: str, args: list[str], env: dict[str, str]) -> None:
+    """execvpe(3) by hand: os.execvpe imports modules as it goes, and after
+    pivot_root the host's Python library is out of reach."""
+    if "/" in file:
+        os.execve(file, args, env)
+    denied = last = None
+    for directory in env.get("PATH", "").split(":"):
+        try:
+            os.execve(os.path.join(directory or ".", file), args, env)
+        except OSError as error:  # as glibc: EACCES anywhere wins, else the last error
+            last = error
+            if error.errno == errno.EACCES:
+                denied = error
+    raise denied or last or FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT))
 
 
 def sethostname(name: str) -> None:
