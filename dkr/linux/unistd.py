@@ -6,6 +6,7 @@ from __future__ import annotations
 import ctypes
 import enum
 import errno
+import fcntl  # chapter: 4
 import os
 
 from dkr.linux.syscall import Octal, call, call_noreturn, check, cstr, libc
@@ -111,3 +112,34 @@ def symlink(target: str, path: str) -> None:
 def getppid() -> int:
     """The parent's pid (0 when the parent is outside our PID namespace)."""
     return call("getppid", os.getppid)
+
+
+# chapter: 4 {
+def write(fd: int, data: bytes) -> int:
+    """Write to a file descriptor: how many bytes were written."""
+    return call("write", os.write, fd, data)
+
+
+def unlink(path: str) -> None:
+    """Remove a file's name."""
+    call("unlink", os.unlink, path)
+
+
+def rmdir(path: str) -> None:
+    """Remove an empty directory."""
+    call("rmdir", os.rmdir, path)
+
+
+class LockOp(enum.IntFlag):
+    """The operations of flock(2)."""
+
+    LOCK_SH = fcntl.LOCK_SH
+    LOCK_EX = fcntl.LOCK_EX
+    LOCK_NB = fcntl.LOCK_NB
+    LOCK_UN = fcntl.LOCK_UN
+
+
+def flock(fd: int, operation: LockOp) -> None:
+    """Take (or drop) an advisory lock on an open file; it also ends when the file is closed."""
+    call("flock", fcntl.flock, fd, LockOp(operation))
+# }
