@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass, field
+from typing import Callable  # chapter: 4
 
 from dkr.linux.syscall import call
 
@@ -28,6 +29,13 @@ class Channel:
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
+        self.replies: dict[str, Callable[[], str]] = {}  # chapter: 4
+
+    # chapter: 4 {
+    def answer(self, kind: str, reply: Callable[[], str]) -> None:
+        """In dkr: answer the child's `kind` messages with "go" and the text `reply()` returns."""
+        self.replies[kind] = reply
+    # }
 
     @classmethod
     def pair(cls) -> tuple[Channel, Channel]:

@@ -71,6 +71,7 @@ class Spec:
     hostname: str | None = None
     mounts: list[Mount] = field(default_factory=list)
     linux: Linux = field(default_factory=Linux)
+    annotations: dict[str, str] = field(default_factory=dict)  # chapter: 4
 
     def has_namespace(self, kind: str) -> bool:
         """Whether the container gets (or joins) a namespace of `kind`."""

@@ -17,6 +17,7 @@ from typing import Iterator, NoReturn
 
 from dkr import namespaces
 from dkr import mounts  # chapter: 2
+from dkr import network  # chapter: 4
 from dkr import terminal  # chapter: 3
 from dkr.channel import Channel, Message
 from dkr.config import Process, Spec
@@ -38,7 +39,14 @@ def run(spec: Spec) -> int:
         dkr_end.close()
         _container_side(spec, container_end)
     container_end.close()
-    return _dkr_side(pid, dkr_end)
+    # chapter: 1-3 {
+    # return _dkr_side(pid, dkr_end)
+    # }
+    # chapter: 4 {
+    with network.HostSide(spec, pid) as host:  # removed again when the container has ended
+        dkr_end.answer("ready", host.connect)
+        return _dkr_side(pid, dkr_end)
+    # }
 
 
 def _container_side(spec: Spec, channel: Channel) -> NoReturn:
@@ -47,6 +55,7 @@ def _container_side(spec: Spec, channel: Channel) -> NoReturn:
     try:
         prctl.set_pdeathsig(signal.SIGKILL)  # chapter: 2
         namespaces.unshare_the_rest(spec)
+        network.set_up_inside(spec, channel)  # chapter: 4
         if spec.hostname:
             unistd.sethostname(spec.hostname)
         mounts.set_up(spec)  # chapter: 2
@@ -103,6 +112,8 @@ def _follow_set_up(channel: Channel) -> Message | None:
     while (message := channel.receive()) is not None:
         if message.kind == "failed":
             return message
+        if message.kind in channel.replies:  # chapter: 4
+            channel.send("go", channel.replies[message.kind]())  # chapter: 4
         # chapter: 3 {
         if message.kind == "console":
             console = message.fds[0]

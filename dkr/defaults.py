@@ -13,6 +13,7 @@ NAMESPACES = (
     "uts",
     "pid",  # chapter: 2
     "mount",  # chapter: 2
+    "network",  # chapter: 4
 )
 
 MOUNTS = (

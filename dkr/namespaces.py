@@ -12,6 +12,7 @@ CLONE_FLAGS = {
     "uts": CloneFlags.CLONE_NEWUTS,
     "pid": CloneFlags.CLONE_NEWPID,  # chapter: 2
     "mount": CloneFlags.CLONE_NEWNS,  # chapter: 2
+    "network": CloneFlags.CLONE_NEWNET,  # chapter: 4
 }
 
 

@@ -9,6 +9,7 @@ import os
 import sys  # chapter: 3
 
 from dkr import defaults
+from dkr import network  # chapter: 4
 from dkr.config import DEFAULT_PATH, Linux, Mount, Namespace, Process, Root, Spec
 from dkr.errors import DkrError
 
@@ -30,6 +31,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="give the container a terminal (the default when dkr has one)")
     parser.add_argument("-i", "--interactive", action="store_true",
                         help="keep stdin attached (it always is; accepted as in Docker)")
+    # }
+    # chapter: 4 {
+    parser.add_argument("--net", "--network", default="bridge", metavar="MODE",
+                        help="bridge (the default: an address of its own), none (loopback only) "
+                             "or host (the host's network)")
+    parser.add_argument("-p", "--publish", action="append", default=[], metavar="HOSTPORT:CTRPORT",
+                        help="forward the host's TCP port to the container's")
     # }
     parser.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]",
                         help="what to run")
@@ -59,6 +67,7 @@ def spec_from_args(args: argparse.Namespace) -> Spec:
     spec.linux.masked_paths = list(defaults.MASKED_PATHS)
     spec.linux.readonly_paths = list(defaults.READONLY_PATHS)
     # }
+    network.configure(spec, args.net, args.publish)  # chapter: 4
     return spec
 
 
