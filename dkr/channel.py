@@ -30,8 +30,8 @@ class Channel:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.replies: dict[str, Callable[[], str]] = {}  # chapter: 4
-
     # chapter: 4 {
+
     def answer(self, kind: str, reply: Callable[[], str]) -> None:
         """In dkr: answer the child's `kind` messages with "go" and the text `reply()` returns."""
         self.replies[kind] = reply

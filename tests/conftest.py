@@ -4,7 +4,10 @@ and the final check that no test left anything behind."""
 
 from __future__ import annotations
 
+import contextlib  # chapter: 4
+import json  # chapter: 4
 import os
+import shutil  # chapter: 4
 import signal
 import subprocess
 import sys
@@ -97,6 +100,13 @@ def start_dkr(root, data_dir: Path, rootfs: Path):
 
     yield start
     for process in started:
+        # chapter: 4 {
+        for pid in children(process.pid):  # end the container first, so dkr cleans up after it
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=10)
+        # }
         if process.poll() is None:
             process.kill()
         process.wait(timeout=10)
@@ -178,6 +188,66 @@ def state_entries() -> set[str]:
     """What dkr keeps on the host outside the tests' own data directory."""
     return {str(path) for top in STATE_DIRS if top.is_dir() for path in top.rglob("*")
             if len(path.relative_to(top).parts) <= 3}
+# chapter: 4 {
+
+
+RUN_DKR = Path("/run/dkr")
+IP_FORWARD = Path("/proc/sys/net/ipv4/ip_forward")
+
+
+def ip_json(*args: str) -> list[dict]:
+    """`ip -j ARGS` as data: the host's view, to check what dkr did (nothing without ip)."""
+    if not shutil.which("ip"):
+        return []
+    result = subprocess.run(["ip", "-j", *args], capture_output=True, text=True, check=True)
+    return json.loads(result.stdout or "[]")
+
+
+def link_names() -> set[str]:
+    return {link["ifname"] for link in ip_json("link")}
+
+
+def network_namespaces() -> set[str]:
+    return {ns["name"] for ns in ip_json("netns")}
+
+
+def nft_tables() -> set[str]:
+    if not (IS_ROOT and shutil.which("nft")):
+        return set()
+    result = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True, check=True)
+    return set(result.stdout.splitlines())
+
+
+def reclaim_state_of_killed_dkr() -> None:
+    """What a dkr killed with SIGKILL left (a lease, a state directory), taken
+    back as the next dkr would: for tests that kill dkr on purpose."""
+    from dkr.network import CONTAINERS, LEASES, bridge, files
+    from dkr.network.ipam import Allocator
+
+    files.reclaim_stale(CONTAINERS)
+    if LEASES.is_dir():
+        Allocator(LEASES, bridge.SUBNET, set()).reclaim_stale()
+
+
+def remove_shared_network(before: dict[str, set]) -> None:
+    """Remove what dkr keeps for all containers, if this session made it: the
+    bridge dkr0, nftables' table ip dkr, and /run/dkr's lock and directories
+    (only when empty: a lease or state directory left inside is a leak)."""
+    if "dkr0" in link_names() - before["network links"]:
+        subprocess.run(["ip", "link", "del", "dkr0"], check=True)
+    if "table ip dkr" in nft_tables() - before["nft tables"]:
+        subprocess.run(["nft", "delete", "table", "ip", "dkr"], check=True)
+    made = sorted(state_entries() - before["dkr state"], key=len, reverse=True)
+    for path in map(Path, made):
+        with contextlib.suppress(OSError):
+            if path.name == "lock":
+                path.unlink()
+            elif path.is_dir():
+                path.rmdir()
+    if not any(path.startswith(f"{RUN_DKR}/") for path in before["dkr state"]):
+        with contextlib.suppress(OSError):
+            RUN_DKR.rmdir()  # made by this session (or empty before it)
+# }
 
 
 def leak_report(before: dict[str, set], after: dict[str, set]) -> list[str]:
@@ -191,6 +261,11 @@ def host_state() -> dict[str, set]:
         "mounts": mount_points(),
         "container processes": foreign_pid_namespace_processes(),
         "dkr state": state_entries(),
+        # chapter: 4 {
+        "network links": link_names(),
+        "network namespaces": network_namespaces(),
+        "nft tables": nft_tables(),
+        # }
     }
 
 
@@ -198,8 +273,12 @@ def host_state() -> dict[str, set]:
 def nothing_leaks():
     """After the whole suite: no mount, container process or state left behind."""
     before = host_state()
+    forwarding = IP_FORWARD.read_text()  # chapter: 4
     yield
     deadline = time.monotonic() + 5
     while (leaks := leak_report(before, host_state())) and time.monotonic() < deadline:
+        remove_shared_network(before)  # chapter: 4
         time.sleep(0.1)  # processes of a just-ended container may still be exiting
+    if IS_ROOT:  # chapter: 4
+        IP_FORWARD.write_text(forwarding)  # chapter: 4
     assert not leaks, "; ".join(leaks)

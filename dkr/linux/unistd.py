@@ -112,9 +112,9 @@ def symlink(target: str, path: str) -> None:
 def getppid() -> int:
     """The parent's pid (0 when the parent is outside our PID namespace)."""
     return call("getppid", os.getppid)
-
-
 # chapter: 4 {
+
+
 def write(fd: int, data: bytes) -> int:
     """Write to a file descriptor: how many bytes were written."""
     return call("write", os.write, fd, data)

@@ -24,6 +24,7 @@ import selectors
 import socket
 import threading
 from dataclasses import dataclass
+from ipaddress import IPv4Address
 
 from dkr.errors import DkrError
 from dkr.linux.syscall import call
@@ -57,8 +58,8 @@ def parse_publish(text: str) -> Published:
         raise DkrError(f"bad port mapping {text!r}: ports are numbers from 1 to 65535")
     host_ip = match["ip"] or "0.0.0.0"
     try:
-        socket.inet_aton(host_ip)
-    except OSError:
+        IPv4Address(host_ip)
+    except ValueError:
         raise DkrError(f"bad port mapping {text!r}: {host_ip} is not an IPv4 address") from None
     return Published(host_port, container_port, host_ip)
 

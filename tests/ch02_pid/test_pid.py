@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import alive, children, container_pid, wait_for_line
+from conftest import reclaim_state_of_killed_dkr  # chapter: 4
 
 
 def test_command_is_pid_1(dkr):
@@ -85,6 +86,7 @@ def test_container_dies_with_dkr(start_dkr):
         time.sleep(0.05)
     assert not alive(init)
     assert not any(map(alive, grandchildren))
+    reclaim_state_of_killed_dkr()  # chapter: 4
 
 
 def test_trace_shows_the_new_pid_namespace(dkr):

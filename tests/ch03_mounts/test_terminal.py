@@ -16,6 +16,7 @@ import time
 import pytest
 
 from conftest import TREE, dkr_command, dkr_env, with_test_rootfs
+from conftest import reclaim_state_of_killed_dkr  # chapter: 4
 
 
 class Terminal:
@@ -119,6 +120,7 @@ def test_window_size_follows_the_host(terminal):
     term.expect("50 132")
     term.process.send_signal(signal.SIGKILL)
     term.wait()
+    reclaim_state_of_killed_dkr()  # chapter: 4
 
 
 def test_host_terminal_is_restored(terminal):
