@@ -59,11 +59,15 @@ def ensure_bridge(nl: Netlink) -> Link:
         if error.errno != errno.ENODEV:
             raise
     nl.send(netlink.new_bridge(BRIDGE, bridge_mac()))
-    bridge = nl.link(BRIDGE)
-    nl.send(netlink.new_address(bridge, str(GATEWAY), SUBNET.prefixlen))
-    nl.send(netlink.set_link(BRIDGE))
-    enable_forwarding()
-    masquerade()
+    try:
+        bridge = nl.link(BRIDGE)
+        nl.send(netlink.new_address(bridge, str(GATEWAY), SUBNET.prefixlen))
+        nl.send(netlink.set_link(BRIDGE))
+        enable_forwarding()
+        masquerade()
+    except BaseException:  # all or nothing: a half-made bridge would be taken as made
+        nl.send(netlink.delete_link(BRIDGE))
+        raise
     return bridge
 
 
