@@ -17,6 +17,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import string
 import subprocess
 import sys
 from ipaddress import IPv4Address, IPv4Network
@@ -36,16 +37,16 @@ IP_FORWARD = "/proc/sys/net/ipv4/ip_forward"
 # One table of dkr's own: `nft delete table ip dkr` removes all of it. The
 # first three lines make the script replace the table instead of adding a
 # second copy of its rules, in one transaction.
-NAT_RULES = f"""\
+NAT_RULES = string.Template("""\
 table ip dkr
 delete table ip dkr
-table ip dkr {{
-    chain postrouting {{
+table ip dkr {
+    chain postrouting {
         type nat hook postrouting priority srcnat; policy accept;
-        ip saddr {SUBNET} ip daddr != {SUBNET} masquerade
-    }}
-}}
-"""
+        ip saddr $subnet ip daddr != $subnet masquerade
+    }
+}
+""").substitute(subnet=SUBNET)
 
 
 def ensure_bridge(nl: Netlink) -> Link:
