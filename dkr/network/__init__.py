@@ -97,25 +97,28 @@ class HostSide:
     def connect(self) -> str:
         """The child is ready: make the host's side; the text of the "go"."""
         mode = self.spec.annotations[MODE_KEY]
-        attachment = Attachment(files=str(CONTAINERS / self.name))
+        state = CONTAINERS / self.name
+        attachment = Attachment(files=str(state))
+        allocator = Allocator(LEASES, bridge.SUBNET, {bridge.GATEWAY})
+        CONTAINERS.mkdir(parents=True, exist_ok=True)
+        with allocator.locked():
+            files.reclaim_stale(CONTAINERS)  # left by a dkr that was killed
+            self.undo.callback(files.remove, state)
+            files.make_directory(state)
         address = None
         if mode == "bridge":
-            lease = self.attach_to_bridge()
+            lease = self.attach_to_bridge(allocator)
             address = str(lease.address)
             attachment.address = f"{address}/{bridge.SUBNET.prefixlen}"
             attachment.gateway = str(bridge.GATEWAY)
             if PORTS_KEY in self.spec.annotations:
                 ports = [parse_publish(item) for item in self.spec.annotations[PORTS_KEY].split(",")]
                 self.undo.callback(Proxy(ports, address).stop)
-        CONTAINERS.mkdir(parents=True, exist_ok=True)
-        files.reclaim_stale(CONTAINERS)  # left by a dkr that was killed
-        self.undo.callback(files.remove, Path(attachment.files))
-        files.write(Path(attachment.files), self.spec.hostname or "", address, host_network=mode == "host")
+        files.write(state, self.spec.hostname or "", address, host_network=mode == "host")
         return attachment.to_text()
 
-    def attach_to_bridge(self) -> Lease:
+    def attach_to_bridge(self, allocator: Allocator) -> Lease:
         """An address, and a veth from dkr0 into the child's namespace."""
-        allocator = Allocator(LEASES, bridge.SUBNET, {bridge.GATEWAY})
         with Netlink() as nl:
             with allocator.locked():
                 dkr0 = bridge.ensure_bridge(nl)

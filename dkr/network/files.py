@@ -49,11 +49,17 @@ def resolv_conf(host: str) -> str:
     return "".join(kept)
 
 
-def write(directory: Path, hostname: str, address: str | None, host_network: bool) -> None:
-    """The three files, in a new `directory`. With the host's network the
-    container gets the host's hosts and resolv.conf as they are."""
+def make_directory(directory: Path) -> None:
+    """The container's state directory, owned by this dkr. Made under the
+    same lock as `reclaim_stale` runs under, which must never see it without
+    its owner."""
     unistd.mkdir(str(directory), 0o755)
     _write(directory / OWNER, f"{owner_id(os.getpid())}\n")
+
+
+def write(directory: Path, hostname: str, address: str | None, host_network: bool) -> None:
+    """The three files, in `directory`. With the host's network the container
+    gets the host's hosts and resolv.conf as they are."""
     if host_network:
         texts = [_read("/etc/hosts"), hostname + "\n", _read("/etc/resolv.conf")]
     else:
@@ -72,7 +78,8 @@ def remove(directory: Path) -> None:
 
 
 def reclaim_stale(parent: Path) -> None:
-    """Remove the state directories under `parent` whose dkr is gone."""
+    """Remove the state directories under `parent` whose dkr is gone (call it
+    holding the allocator's lock, as `make_directory`)."""
     if not parent.is_dir():
         return
     for directory in parent.iterdir():

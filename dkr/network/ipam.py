@@ -49,7 +49,8 @@ class Allocator:
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
-        """Hold the allocator's lock: one dkr at a time takes addresses (and makes the bridge)."""
+        """Hold the lock of dkr's shared state: one dkr at a time takes an
+        address, makes the bridge, or takes back what a killed dkr left."""
         self.directory.mkdir(parents=True, exist_ok=True)
         flags = OFlag.O_CREAT | OFlag.O_RDWR | OFlag.O_CLOEXEC
         fd = unistd.open_fd(str(self.directory / "lock"), flags, 0o600)
