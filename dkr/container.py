@@ -15,6 +15,7 @@ import os
 import signal
 from typing import Iterator, NoReturn
 
+from dkr import cgroups  # chapter: 5
 from dkr import namespaces
 from dkr import mounts  # chapter: 2
 from dkr import terminal  # chapter: 3
@@ -33,18 +34,28 @@ FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUI
 def run(spec: Spec) -> int:
     """Run a container to its end; the exit code of its command."""
     dkr_end, container_end = Channel.pair()
+    cgroup = cgroups.create(spec)  # chapter: 5
     pid = namespaces.fork_container(spec)
     if pid == 0:
         dkr_end.close()
         _container_side(spec, container_end)
     container_end.close()
-    return _dkr_side(pid, dkr_end)
+    # chapter: 1-4 {
+    # return _dkr_side(pid, dkr_end)
+    # }
+    # chapter: 5 {
+    try:
+        return _dkr_side(pid, dkr_end)
+    finally:
+        cgroups.close(cgroup, spec)
+    # }
 
 
 def _container_side(spec: Spec, channel: Channel) -> NoReturn:
     """In the child, from fork to exec. It never returns into dkr's code."""
     syscall.set_trace_label("container")
     try:
+        cgroups.join(spec)  # chapter: 5
         prctl.set_pdeathsig(signal.SIGKILL)  # chapter: 2
         namespaces.unshare_the_rest(spec)
         if spec.hostname:

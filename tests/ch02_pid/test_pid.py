@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import alive, children, container_pid, wait_for_line
+from conftest import cgroups_of, remove_cgroups  # chapter: 5
 
 
 def test_command_is_pid_1(dkr):
@@ -78,6 +79,7 @@ def test_container_dies_with_dkr(start_dkr):
     wait_for_line(process, "ready")
     init = container_pid(process)
     grandchildren = children(init)
+    left_behind = cgroups_of(init)  # chapter: 5
     process.kill()  # SIGKILL: dkr gets no chance to clean up
     process.wait(timeout=10)
     deadline = time.monotonic() + 10
@@ -85,6 +87,9 @@ def test_container_dies_with_dkr(start_dkr):
         time.sleep(0.05)
     assert not alive(init)
     assert not any(map(alive, grandchildren))
+    # chapter: 5 {
+    remove_cgroups(left_behind)  # no dkr is left to remove the container's cgroup
+    # }
 
 
 def test_trace_shows_the_new_pid_namespace(dkr):
