@@ -103,18 +103,19 @@ class CgroupV1(Cgroup):
             parent, current = current, f"{current}/{part}"
             if make_directory(current):
                 made.append(current)
-                if os.path.exists(f"{current}/cpuset.cpus"):
-                    self._copy_cpuset(parent, current)
             elif current == mount + self.path:
                 raise DkrError(f"cgroup {current} exists already: is another container using it?")
+            if os.path.exists(f"{current}/cpuset.cpus"):
+                self._inherit_cpuset(parent, current)
         return made
 
     @staticmethod
-    def _copy_cpuset(parent: str, child: str) -> None:
-        """A new v1 cpuset starts with no CPUs and no memory nodes, and a
-        process cannot join it so: start from the parent's."""
+    def _inherit_cpuset(parent: str, child: str) -> None:
+        """A new v1 cpuset starts with no CPUs and no memory nodes, and no
+        process can join it so: give it its parent's."""
         for name in ("cpuset.cpus", "cpuset.mems"):
-            write_file(f"{child}/{name}", read_file(f"{parent}/{name}").strip())
+            if not read_file(f"{child}/{name}").strip():
+                write_file(f"{child}/{name}", read_file(f"{parent}/{name}").strip())
 
     def apply(self, resources: Resources) -> None:
         for name, value in resource_files(resources).items():
