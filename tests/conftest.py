@@ -240,7 +240,7 @@ def host_state() -> dict[str, set]:
 
 @pytest.fixture(scope="session", autouse=True)
 def nothing_leaks():
-    """After the whole suite: no mount, container process, state or cgroup left behind."""
+    """After the whole suite: nothing a test made is left on the host (see host_state)."""
     before = host_state()
     parents_before = dkr_parents()  # chapter: 5
     yield
