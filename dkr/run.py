@@ -108,7 +108,7 @@ def volume_mount(volume: str) -> Mount:
 # chapter: 5 {
 UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 SIZE = re.compile(r"(\d+(?:\.\d+)?) ?([kmgt]?)(?:i?b)?", re.IGNORECASE)
-MIN_MEMORY = 6 << 20  # Docker's minimum: less cannot even start a process
+MIN_MEMORY = 6 << 20  # Docker's minimum; less is most likely a missing unit (64 is 64 bytes)
 CPU_PERIOD = 100_000  # microseconds: --cpus N is a quota of N periods per period
 
 
@@ -117,7 +117,7 @@ def resources_from_args(args: argparse.Namespace) -> Resources:
     Docker's meanings and Docker's checks."""
     memory = Memory(limit=args.memory, reservation=args.memory_reservation, swap=args.memory_swap)
     if memory.limit is not None and memory.limit < MIN_MEMORY:
-        raise DkrError("--memory must be at least 6m")
+        raise DkrError("--memory must be at least 6m (a number without a unit is bytes)")
     if memory.swap is not None and not memory.limit:
         raise DkrError("--memory-swap needs --memory: give both")
     if memory.reservation and memory.limit and memory.reservation > memory.limit:

@@ -25,6 +25,7 @@ from dkr.cgroups.v1 import CgroupV1
 from dkr.cgroups.v2 import CgroupV2
 from dkr.config import Spec
 from dkr.errors import DkrError
+from dkr.linux.fs import read_file
 
 PARENT = "/dkr"  # every container's cgroup is a child of this one
 
@@ -78,10 +79,10 @@ def close(cgroup: Cgroup, spec: Spec) -> None:
 def accounts_swap() -> bool:
     """Whether a swap limit can be set here. v1 needs memory.memsw.* (a kernel
     booted with swapaccount=1 where that is not the default); v2 kernels
-    account swap unless booted with swapaccount=0, which `apply` reports."""
+    account swap unless booted with swapaccount=0."""
     host = detect()
     if host.version == "v2":
-        return True
+        return "swapaccount=0" not in read_file("/proc/cmdline").split()
     memory = host.hierarchies.get("memory")
     return memory is not None and os.path.exists(f"{memory}/memory.memsw.limit_in_bytes")
 
