@@ -117,7 +117,7 @@ class CgroupV2(Cgroup):
         memory = Memory()
         if "memory.max" in files:
             memory.limit = convert.parse_limit(files["memory.max"])
-            memory.reservation = int(files["memory.low"]) or None
+            memory.reservation = convert.parse_limit(files["memory.low"]) or None
         if "memory.swap.max" in files:
             swap = convert.parse_limit(files["memory.swap.max"])
             memory.swap = -1 if swap < 0 or memory.limit is None or memory.limit < 0 \
