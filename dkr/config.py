@@ -53,6 +53,46 @@ class Namespace:
     path: str | None = None
 
 
+# chapter: 5 {
+@dataclass
+class Memory:
+    """`linux.resources.memory`, in bytes. `swap` is memory and swap together,
+    as in cgroup v1; -1 means unlimited, None leaves the host's default."""
+
+    limit: int | None = None
+    reservation: int | None = None
+    swap: int | None = None
+
+
+@dataclass
+class CPU:
+    """`linux.resources.cpu`: a relative share, a quota of CPU time per
+    period (microseconds), and the CPUs and memory nodes allowed ("0-1,3")."""
+
+    shares: int | None = None
+    quota: int | None = None
+    period: int | None = None
+    cpus: str | None = None
+    mems: str | None = None
+
+
+@dataclass
+class Pids:
+    """`linux.resources.pids`: at most `limit` tasks; -1 means unlimited."""
+
+    limit: int | None = None
+
+
+@dataclass
+class Resources:
+    """`linux.resources`: the limits the container's cgroup enforces."""
+
+    memory: Memory = field(default_factory=Memory)
+    cpu: CPU = field(default_factory=CPU)
+    pids: Pids = field(default_factory=Pids)
+# }
+
+
 @dataclass
 class Linux:
     """The Linux-specific part: `linux` in config.json."""
@@ -60,6 +100,8 @@ class Linux:
     namespaces: list[Namespace] = field(default_factory=list)
     masked_paths: list[str] = field(default_factory=list)
     readonly_paths: list[str] = field(default_factory=list)
+    resources: Resources = field(default_factory=Resources)  # chapter: 5
+    cgroups_path: str | None = None  # chapter: 5
 
 
 @dataclass

@@ -15,6 +15,7 @@ import os
 import signal
 from typing import Iterator, NoReturn
 
+from dkr import cgroups  # chapter: 5
 from dkr import namespaces
 from dkr import mounts  # chapter: 2
 from dkr import network  # chapter: 4
@@ -32,27 +33,30 @@ FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUI
 
 
 def run(spec: Spec) -> int:
-    """Run a container to its end; the exit code of its command."""
+    """Run a container to its end; the exit code of its command.
+
+    What the host gains for the container (from chapter 4 on: its network,
+    then its cgroup) is entered into `host`, and removed again, last made
+    first, when the container has ended.
+    """
     dkr_end, container_end = Channel.pair()
-    pid = namespaces.fork_container(spec)
-    if pid == 0:
-        dkr_end.close()
-        _container_side(spec, container_end)
-    container_end.close()
-    # chapter: 1-3 {
-    # return _dkr_side(pid, dkr_end)
-    # }
-    # chapter: 4 {
-    with network.HostSide(spec, pid) as host:  # removed again when the container has ended
-        dkr_end.answer("ready", host.connect)
+    with contextlib.ExitStack() as host:
+        host.enter_context(cgroups.limits(spec))  # chapter: 5
+        pid = namespaces.fork_container(spec)
+        if pid == 0:
+            dkr_end.close()
+            _container_side(spec, container_end)
+        container_end.close()
+        host_network = host.enter_context(network.HostSide(spec, pid))  # chapter: 4
+        dkr_end.answer("ready", host_network.connect)  # chapter: 4
         return _dkr_side(pid, dkr_end)
-    # }
 
 
 def _container_side(spec: Spec, channel: Channel) -> NoReturn:
     """In the child, from fork to exec. It never returns into dkr's code."""
     syscall.set_trace_label("container")
     try:
+        cgroups.join(spec)  # chapter: 5
         prctl.set_pdeathsig(signal.SIGKILL)  # chapter: 2
         namespaces.unshare_the_rest(spec)
         network.set_up_inside(spec, channel)  # chapter: 4

@@ -250,6 +250,48 @@ def remove_shared_network(before: dict[str, set]) -> None:
 # }
 
 
+# chapter: 5 {
+def cgroup_mount_points() -> list[str]:
+    """Where the host mounts its cgroup hierarchies (v1 and v2)."""
+    points = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        fields, _, rest = line.partition(" - ")
+        if rest.split()[:1] in (["cgroup"], ["cgroup2"]):
+            points.append(fields.split()[4])
+    return points
+
+
+def cgroup_directories() -> set[str]:
+    """Every cgroup on the host: each directory of each mounted hierarchy."""
+    return {directory for point in cgroup_mount_points() for directory, _, _ in os.walk(point)}
+
+
+def cgroups_of(pid: int) -> list[str]:
+    """The host directories of the cgroups dkr put process `pid` in."""
+    paths = {line.split(":", 2)[2] for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines()}
+    return [point + path for point in cgroup_mount_points() for path in paths
+            if path.startswith("/dkr/") and os.path.isdir(point + path)]
+
+
+def remove_cgroups(directories: list[str], timeout: float = 10) -> None:
+    """rmdir cgroups that no dkr is left to remove (waiting while they empty)."""
+    deadline = time.monotonic() + timeout
+    for directory in directories:
+        while os.path.isdir(directory):
+            try:
+                os.rmdir(directory)
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+
+def dkr_parents() -> set[str]:
+    """The `dkr` parent cgroups that exist now."""
+    return {f"{point}/dkr" for point in cgroup_mount_points() if os.path.isdir(f"{point}/dkr")}
+# }
+
+
 def leak_report(before: dict[str, set], after: dict[str, set]) -> list[str]:
     return [f"{what} left behind: {sorted(after[what] - before[what])}"
             for what in before if after[what] - before[what]]
@@ -266,15 +308,23 @@ def host_state() -> dict[str, set]:
         "network namespaces": network_namespaces(),
         "nft tables": nft_tables(),
         # }
+        "cgroups": cgroup_directories(),  # chapter: 5
     }
 
 
 @pytest.fixture(scope="session", autouse=True)
 def nothing_leaks():
-    """After the whole suite: no mount, container process or state left behind."""
+    """After the whole suite: nothing a test made is left on the host (see host_state)."""
     before = host_state()
     forwarding = IP_FORWARD.read_text()  # chapter: 4
+    parents_before = dkr_parents()  # chapter: 5
     yield
+    # chapter: 5 {
+    # dkr leaves its parent cgroup for the next container; the suite removes it if it made it.
+    for parent in dkr_parents() - parents_before:
+        with contextlib.suppress(OSError):  # not empty: the leak report names what is left
+            os.rmdir(parent)
+    # }
     deadline = time.monotonic() + 5
     while (leaks := leak_report(before, host_state())) and time.monotonic() < deadline:
         remove_shared_network(before)  # chapter: 4

@@ -76,9 +76,12 @@ class Book:
         have = ", ".join(str(c.number) for c in self.chapters) or "none"
         raise BookError(f"there is no chapter {n!r} (chapters: {have})")
 
-    def snapshot(self, n: int) -> dict[str, chaptertool.Entry]:
+    def snapshot(self, n: int, written: bool = True) -> dict[str, chaptertool.Entry]:
+        """Chapter n's tree; with written=False also a number whose chapter.json
+        is not written yet (the tree as the markers make it, as `scripts/chapters diff` does)."""
         if n not in self.snapshots:
-            self.chapter(n)
+            if written:
+                self.chapter(n)
             self.snapshots[n] = chaptertool.render_sources(self.sources, n)
         return self.snapshots[n]
 
@@ -221,7 +224,7 @@ class PageTools:
     def diff(self, chapter: int, path: str | None = None) -> str:
         """A diff block with what chapter `chapter` changes (in `path`, a file or a folder/)."""
         self.book.chapter(chapter)
-        before = self.book.snapshot(chapter - 1) if chapter > 1 else {}
+        before = self.book.snapshot(chapter - 1, written=False) if chapter > 1 else {}
         after = self.book.snapshot(chapter)
 
         def keep(entries: dict[str, chaptertool.Entry]) -> dict[str, chaptertool.Entry]:

@@ -12,6 +12,7 @@ import pytest
 
 from conftest import alive, children, container_pid, wait_for_line
 from conftest import reclaim_state_of_killed_dkr  # chapter: 4
+from conftest import cgroups_of, remove_cgroups  # chapter: 5
 
 
 def test_command_is_pid_1(dkr):
@@ -79,6 +80,7 @@ def test_container_dies_with_dkr(start_dkr):
     wait_for_line(process, "ready")
     init = container_pid(process)
     grandchildren = children(init)
+    left_behind = cgroups_of(init)  # chapter: 5
     process.kill()  # SIGKILL: dkr gets no chance to clean up
     process.wait(timeout=10)
     deadline = time.monotonic() + 10
@@ -87,6 +89,7 @@ def test_container_dies_with_dkr(start_dkr):
     assert not alive(init)
     assert not any(map(alive, grandchildren))
     reclaim_state_of_killed_dkr()  # chapter: 4
+    remove_cgroups(left_behind)  # chapter: 5
 
 
 def test_trace_shows_the_new_pid_namespace(dkr):

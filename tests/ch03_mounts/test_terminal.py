@@ -15,8 +15,7 @@ import time
 
 import pytest
 
-from conftest import TREE, dkr_command, dkr_env, with_test_rootfs
-from conftest import reclaim_state_of_killed_dkr  # chapter: 4
+from conftest import TREE, container_pid, dkr_command, dkr_env, with_test_rootfs
 
 
 class Terminal:
@@ -118,9 +117,8 @@ def test_window_size_follows_the_host(terminal):
     term.expect("ready")
     term.resize(50, 132)  # the kernel sends dkr SIGWINCH, as on a real resize
     term.expect("50 132")
-    term.process.send_signal(signal.SIGKILL)
+    os.kill(container_pid(term.process), signal.SIGKILL)  # the container, so that dkr cleans up
     term.wait()
-    reclaim_state_of_killed_dkr()  # chapter: 4
 
 
 def test_host_terminal_is_restored(terminal):

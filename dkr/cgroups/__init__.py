@@ -1,0 +1,108 @@
+# chapter: 5
+"""Control groups: the container's limits on memory, CPU and processes.
+
+A cgroup is a directory in a cgroup file system; the processes listed in
+its cgroup.procs share the limits written to its other files. dkr makes
+one per container, under a shared `dkr` parent: it creates it and writes
+the limits before the container's process exists, the process joins it as
+its very first step (so nothing it starts can be outside), and when the
+container ends dkr kills whatever is left in it and removes it.
+
+Which driver does the work depends on what the host mounts (see `host`):
+`v2.CgroupV2` on a unified hierarchy, `v1.CgroupV1` on legacy and hybrid
+hosts. Both are a `driver.Cgroup`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from typing import Iterator
+
+from dkr.cgroups import convert
+from dkr.cgroups.driver import Cgroup
+from dkr.cgroups.host import detect
+from dkr.cgroups.v1 import CgroupV1
+from dkr.cgroups.v2 import CgroupV2
+from dkr.config import Spec
+from dkr.errors import DkrError
+from dkr.linux.fs import read_file
+
+PARENT = "/dkr"  # every container's cgroup is a child of this one
+
+
+def open_cgroup(path: str) -> Cgroup:
+    """The cgroup at `path` ("/dkr/<id>"), driven the way this host needs."""
+    if not path.startswith("/"):  # relative, as the OCI spec allows: under dkr's parent
+        path = f"{PARENT}/{path}"
+    if ".." in path.split("/") or path.rstrip("/") == "":
+        raise DkrError(f"bad cgroups path {path!r}: give a path such as {PARENT}/NAME")
+    path = path.rstrip("/")
+    host = detect()
+    if host.version == "v2":
+        return CgroupV2(host.unified or "", path)
+    return CgroupV1(host.hierarchies, path)
+
+
+def create(spec: Spec) -> Cgroup:
+    """Make the container's cgroup and write its limits, before its process exists."""
+    convert.check_memory(spec.linux.resources.memory)
+    if not spec.linux.cgroups_path:
+        spec.linux.cgroups_path = f"{PARENT}/{os.urandom(6).hex()}"
+    cgroup = open_cgroup(spec.linux.cgroups_path)
+    cgroup.create()
+    try:
+        cgroup.apply(spec.linux.resources)
+    except BaseException:
+        cgroup.remove()
+        raise
+    return cgroup
+
+
+@contextlib.contextmanager
+def limits(spec: Spec) -> Iterator[Cgroup]:
+    """The container's cgroup, for as long as the container runs: made (with
+    its limits) before its process exists, closed when it has ended."""
+    cgroup = create(spec)
+    try:
+        yield cgroup
+    finally:
+        close(cgroup, spec)
+
+
+def join(spec: Spec) -> None:
+    """In the container's process: move into the cgroup `create` made."""
+    open_cgroup(spec.linux.cgroups_path or "").join()
+
+
+def close(cgroup: Cgroup, spec: Spec) -> None:
+    """Once the container's first process has ended: say if the OOM killer
+    struck, kill what is left in the cgroup, and remove it."""
+    try:
+        if cgroup.oom_kills():
+            limit = spec.linux.resources.memory.limit
+            shown = f"memory limit {format_bytes(limit)}" if limit and limit > 0 else "no memory limit"
+            print(f"dkr: the container was OOM-killed ({shown})", file=sys.stderr)
+        cgroup.kill_all()
+    finally:
+        cgroup.remove()
+
+
+def accounts_swap() -> bool:
+    """Whether a swap limit can be set here. v1 needs memory.memsw.* (a kernel
+    booted with swapaccount=1 where that is not the default); v2 kernels
+    account swap unless booted with swapaccount=0."""
+    host = detect()
+    if host.version == "v2":
+        return "swapaccount=0" not in read_file("/proc/cmdline").split()
+    memory = host.hierarchies.get("memory")
+    return memory is not None and os.path.exists(f"{memory}/memory.memsw.limit_in_bytes")
+
+
+def format_bytes(value: int) -> str:
+    """67108864 -> "64m": the largest of Docker's units that divides it."""
+    for unit, size in (("g", 1 << 30), ("m", 1 << 20), ("k", 1 << 10)):
+        if value % size == 0:
+            return f"{value // size}{unit}"
+    return f"{value}b"
