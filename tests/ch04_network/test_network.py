@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import container_pid, ip_json, link_names, state_entries
+from conftest import cgroups_of, remove_cgroups  # chapter: 5
 
 # In the container: a web server on port 80, then our address, then "ready".
 SERVE = ("mkdir -p /www && echo \"hello from $(hostname)\" > /www/index.html && httpd -p 80 -h /www"
@@ -239,11 +240,13 @@ def test_state_of_a_killed_dkr_is_taken_back_by_the_next(dkr, start_dkr):
     process = start_dkr("run", "sh", "-c", "echo ready; exec sleep 60")
     assert process.stdout.readline() == "ready\n"
     init = container_pid(process)
+    left_behind = cgroups_of(init)  # chapter: 5
     process.kill()  # dkr gets no chance to clean up; the container dies with it
     process.wait(timeout=10)
     deadline = time.monotonic() + 10
     while os.path.exists(f"/proc/{init}") and time.monotonic() < deadline:
         time.sleep(0.05)
+    remove_cgroups(left_behind)  # chapter: 5
     assert any("/run/dkr/containers/" in path for path in leftovers(before_links, before_state))
     assert dkr("run", "true").returncode == 0
     deadline = time.monotonic() + 5  # the veth goes when the kernel ends the container's namespace
