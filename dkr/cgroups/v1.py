@@ -16,6 +16,7 @@ import os
 from dkr.cgroups import convert
 from dkr.cgroups.driver import (Cgroup, CpuStats, make_directory, read_keyed, read_pids,
                                 remove_directory, write_value)
+from dkr.cgroups.v2 import pids_files  # the pids controller's file is the same in v1
 from dkr.config import CPU, Memory, Pids, Resources
 from dkr.errors import DkrError
 from dkr.linux.fs import read_file, write_file
@@ -53,12 +54,6 @@ def cpu_files(cpu: CPU) -> dict[str, str]:
     if cpu.quota:
         files["cpu.cfs_quota_us"] = convert.limit(cpu.quota, "-1")
     return files
-
-
-def pids_files(pids: Pids) -> dict[str, str]:
-    """pids.max, as in v2."""
-    value = convert.pids_max(pids.limit)
-    return {} if value is None else {"pids.max": value}
 
 
 def resource_files(resources: Resources) -> dict[str, str]:
