@@ -16,7 +16,7 @@ import os
 from dkr.cgroups import convert
 from dkr.cgroups.driver import (Cgroup, CpuStats, make_directory, read_keyed, read_pids,
                                 remove_directory, write_value)
-from dkr.cgroups.v2 import pids_files  # the pids controller's file is the same in v1
+from dkr.cgroups.v2 import cpuset_files, pids_files  # the same files in both versions
 from dkr.config import CPU, Memory, Pids, Resources
 from dkr.errors import DkrError
 from dkr.linux.fs import read_file, write_file
@@ -41,12 +41,8 @@ def memory_files(memory: Memory) -> dict[str, str]:
 
 
 def cpu_files(cpu: CPU) -> dict[str, str]:
-    """cpuset.cpus and .mems, cpu.shares, and the CFS quota and period in microseconds."""
-    files = {}
-    if cpu.cpus:
-        files["cpuset.cpus"] = cpu.cpus
-    if cpu.mems:
-        files["cpuset.mems"] = cpu.mems
+    """The cpuset files (as in v2), cpu.shares, and the CFS quota and period in microseconds."""
+    files = cpuset_files(cpu)
     if cpu.shares:
         files["cpu.shares"] = str(cpu.shares)
     if cpu.period:

@@ -37,13 +37,19 @@ def memory_files(memory: Memory) -> dict[str, str]:
     return files
 
 
-def cpu_files(cpu: CPU) -> dict[str, str]:
-    """cpuset.cpus and .mems, cpu.weight (from shares) and cpu.max (quota and period)."""
+def cpuset_files(cpu: CPU) -> dict[str, str]:
+    """cpuset.cpus and cpuset.mems: which CPUs and memory nodes it may use."""
     files = {}
     if cpu.cpus:
         files["cpuset.cpus"] = cpu.cpus
     if cpu.mems:
         files["cpuset.mems"] = cpu.mems
+    return files
+
+
+def cpu_files(cpu: CPU) -> dict[str, str]:
+    """The cpuset files, cpu.weight (from shares) and cpu.max (quota and period)."""
+    files = cpuset_files(cpu)
     if cpu.shares:
         files["cpu.weight"] = str(convert.shares_to_weight(cpu.shares))
     cpu_max = convert.cpu_max(cpu.quota, cpu.period)
