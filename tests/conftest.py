@@ -290,7 +290,9 @@ def remove_cgroups(directories: list[str], timeout: float = 10) -> None:
 
 def dkr_parents() -> set[str]:
     """The `dkr` parent cgroups that exist now."""
-    return {f"{point}/dkr" for point in cgroup_mount_points() if os.path.isdir(f"{point}/dkr")}
+    from dkr.cgroups import parent_directories
+
+    return parent_directories()
 # }
 
 

@@ -89,6 +89,14 @@ def close(cgroup: Cgroup, spec: Spec) -> None:
         cgroup.remove()
 
 
+def parent_directories() -> set[str]:
+    """The directories of dkr's parent cgroup that exist now: one on cgroup v2,
+    one per hierarchy on v1. dkr leaves them in place for the next container."""
+    host = detect()
+    points = [host.unified] if host.version == "v2" else list(host.hierarchies.values())
+    return {point + PARENT for point in points if point and os.path.isdir(point + PARENT)}
+
+
 def accounts_swap() -> bool:
     """Whether a swap limit can be set here. v1 needs memory.memsw.* (a kernel
     booted with swapaccount=1 where that is not the default); v2 kernels

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from dkr.config import Resources
 from dkr.errors import DkrError
 from dkr.linux import unistd
-from dkr.linux.fs import read_file, rmdir, write_file
+from dkr.linux.fs import read_file, write_file
 from dkr.linux.signal import kill
 
 # How long to wait for the processes of a killed cgroup to be gone.
@@ -110,7 +110,7 @@ def remove_directory(directory: str) -> None:
     deadline = time.monotonic() + EMPTY_TIMEOUT
     while True:
         try:
-            rmdir(directory)
+            unistd.rmdir(directory)
             return
         except FileNotFoundError:
             return

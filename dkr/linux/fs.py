@@ -38,8 +38,3 @@ def write_file(path: str, text: str) -> None:
             os.close(fd)
 
     call("write_file", invoke, path, text)
-
-
-def rmdir(path: str) -> None:
-    """Remove an empty directory (for a cgroup: one with no process and no child)."""
-    call("rmdir", os.rmdir, path)
