@@ -10,11 +10,23 @@ parent learns that the command started.
 
 from __future__ import annotations
 
+import select
 import socket
 from dataclasses import dataclass, field
 from typing import Callable  # chapter: 4
 
 from dkr.linux.syscall import call
+
+
+MAX_TEXT = 16384  # characters: a message is a line or two, or a short file
+MAX_BYTES = 4 * MAX_TEXT  # what a message of MAX_TEXT characters can take
+
+
+def _hung_up(fd: int) -> bool:
+    """poll(2) without waiting: whether the socket's peer has closed (POLLHUP)."""
+    poller = select.poll()
+    poller.register(fd, select.POLLHUP)
+    return any(event & select.POLLHUP for _, event in poller.poll(0))
 
 
 @dataclass
@@ -44,16 +56,21 @@ class Channel:
         return cls(left), cls(right)
 
     def send(self, kind: str, text: str = "", fds: list[int] | None = None) -> None:
-        payload = f"{kind}\n{text}".encode()
+        # surrogateescape: a path or argument that is not UTF-8 goes through as its bytes
+        payload = f"{kind}\n{text}"[:MAX_TEXT].encode(errors="surrogateescape")
         call("sendmsg", socket.send_fds, self.sock, [payload], fds or [])
 
     def receive(self) -> Message | None:
         """The next message, or None once the other end is closed."""
-        data, fds, _, _ = call("recvmsg", socket.recv_fds, self.sock, 65536, 4)
+        data, fds, _, _ = call("recvmsg", socket.recv_fds, self.sock, MAX_BYTES, 4)
         if not data:
             return None
-        kind, _, text = data.decode().partition("\n")
+        kind, _, text = data.decode(errors="surrogateescape").partition("\n")
         return Message(kind, text, list(fds))
+
+    def peer_closed(self) -> bool:
+        """Whether the other end is closed already (its process may have died)."""
+        return call("poll", _hung_up, self.sock.fileno())
 
     def close(self) -> None:
         self.sock.close()

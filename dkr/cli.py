@@ -9,26 +9,36 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
+from typing import NoReturn
 
 from dkr import __version__
-from dkr.errors import EXIT_DKR_FAILED, DkrError, describe
+from dkr.errors import DKR, EXIT_DKR_FAILED, DkrError, describe, report
+
+# The exit status of a dkr interrupted (Ctrl-C) before its container started: 128 + SIGINT.
+EXIT_INTERRUPTED = 130
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, but a usage error exits 125 like every other dkr failure."""
+    """argparse, with dkr's manners: a usage error is one line with a hint
+    and exits 125 like every other dkr failure, and an option is never
+    taken for another that it abbreviates (`--host` is not `--hostname`)."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_DKR_FAILED, f"{self.prog}: {message}\n")
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, allow_abbrev=False, **kwargs)
+
+    def error(self, message: str) -> NoReturn:  # type: ignore[override]
+        command = self.prog.removeprefix("dkr").strip()
+        report(f"{message} (see `{DKR} {command + ' ' if command else ''}--help`)", who=self.prog)
+        raise SystemExit(EXIT_DKR_FAILED)
 
 
-def build_parser() -> Parser:
+def build_parser() -> tuple[Parser, dict[str, Parser]]:
+    """The parser of dkr's command line, and each command's own parser."""
     parser = Parser(prog="dkr", description="A container runtime, built one kernel feature at a time.")
     parser.add_argument("--trace", action="store_true",
                         help="print every kernel call dkr makes, as it makes it")
     parser.add_argument("--version", action="version", version=f"dkr {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    commands = parser.add_subparsers(dest="verb", metavar="COMMAND", parser_class=Parser)
     commands.required = True
     run = commands.add_parser("run", help="run a command in a new container",
                               description="Run COMMAND in a new container and wait for it.")
@@ -36,29 +46,57 @@ def build_parser() -> Parser:
 
     add_arguments(run)
     run.set_defaults(handler=_run)
-    return parser
+    return parser, {"run": run}
 
 
 def _run(args: argparse.Namespace) -> int:
     if os.geteuid() != 0:
-        raise DkrError("dkr run needs root: try `sudo python3 -m dkr run …`")
+        raise DkrError(f"dkr run needs root: try `sudo {DKR} run …`")
     from dkr.container import run
-    from dkr.run import spec_from_args
+    from dkr.run import new_id, spec_from_args
 
-    return run(spec_from_args(args))
+    container_id = new_id()
+    # chapter: 1-3 {
+    # return run(spec_from_args(args, container_id))
+    # }
+    return run(container_id, spec_from_args(args, container_id))  # chapter: 4
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.trace:
+    open_missing_stdio()
+    parser, commands = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # options of a command that the command does not have
+        commands[args.verb].error(f"unknown option {unknown[0]}")
+    kill_after = os.environ.get("DKR_KILL_AFTER", "")
+    if args.trace or kill_after.isdigit():
         from dkr.linux import syscall
 
-        syscall.set_tracer(syscall.PrintTracer(os.dup(2)))
+        if args.trace:
+            syscall.add_tracer(syscall.PrintTracer(os.dup(2)))
+        if kill_after.isdigit():
+            syscall.add_tracer(syscall.KillSwitch(int(kill_after)))
     try:
         return args.handler(args)
     except DkrError as error:
-        print(f"dkr: {error}", file=sys.stderr)
+        report(str(error))
         return error.exit_code
     except OSError as error:
-        print(f"dkr: {describe(error)}", file=sys.stderr)
+        report(describe(error))
         return EXIT_DKR_FAILED
+    except KeyboardInterrupt:  # Ctrl-C before the container started: nothing to say
+        return EXIT_INTERRUPTED
+
+
+def open_missing_stdio() -> None:
+    """Give dkr /dev/null for any of standard input, output and error that
+    its caller closed. Otherwise the next file dkr opens would take that
+    number and be taken for it (and the container would write into it)."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            from dkr.linux.unistd import OFlag, open_fd
+
+            # The lowest free number, which is fd: the ones below it are open.
+            open_fd("/dev/null", OFlag.O_RDWR)

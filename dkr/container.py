@@ -13,51 +13,65 @@ import contextlib
 import errno
 import os
 import signal
-from typing import Iterator, NoReturn
+from typing import NoReturn
 
 from dkr import cgroups  # chapter: 5
 from dkr import namespaces
 from dkr import mounts  # chapter: 2
 from dkr import network  # chapter: 4
+from dkr import signals
+from dkr import state  # chapter: 4
 from dkr import terminal  # chapter: 3
 from dkr.channel import Channel, Message
 from dkr.config import Process, Spec
-from dkr.errors import EXIT_CANNOT_INVOKE, EXIT_DKR_FAILED, EXIT_NOT_FOUND, DkrError, describe
+from dkr.errors import (EXIT_CANNOT_INVOKE, EXIT_DKR_FAILED, EXIT_NOT_FOUND, CleanUp, DkrError,
+                        describe, shorten)
 from dkr.linux import prctl  # chapter: 2
 from dkr.linux import syscall, unistd, wait
-from dkr.linux.signal import kill, sigaction
+from dkr.linux.signal import kill
 
-# What dkr passes on to the container when it receives it.
-FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,
-                     signal.SIGUSR1, signal.SIGUSR2)
+# exec errors that mean "there is no such program", as Docker reports them (127).
+NOT_THERE = (errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG, errno.ELOOP)
 
 
-def run(spec: Spec) -> int:
+# chapter: 1-3 {
+# def run(spec: Spec) -> int:
+# }
+def run(container_id: str, spec: Spec) -> int:  # chapter: 4
     """Run a container to its end; the exit code of its command.
 
-    What the host gains for the container (from chapter 4 on: its network,
-    then its cgroup) is entered into `host`, and removed again, last made
-    first, when the container has ended.
+    What the host gains for the container (from chapter 4 on: its state
+    directory, its cgroup, its network) is entered into `host`, and removed
+    again, last made first, when the container has ended, or when its
+    set-up fails (without the clean-up hiding why it failed).
     """
     dkr_end, container_end = Channel.pair()
-    with contextlib.ExitStack() as host:
-        host.enter_context(cgroups.limits(spec))  # chapter: 5
+    with signals.Forwarder() as forwarder, CleanUp() as host:
+        state_directory = host.enter_context(state.claimed(container_id))  # chapter: 4
+        host.enter_context(cgroups.limits(spec, state_directory))  # chapter: 5
         pid = namespaces.fork_container(spec)
         if pid == 0:
             dkr_end.close()
             _container_side(spec, container_end)
         container_end.close()
-        host_network = host.enter_context(network.HostSide(spec, pid))  # chapter: 4
+        forwarder.forward_to(pid)
+        host_network = host.enter_context(  # chapter: 4
+            network.HostSide(spec, pid, container_id, state_directory))  # chapter: 4
         dkr_end.answer("ready", host_network.connect)  # chapter: 4
         return _dkr_side(pid, dkr_end)
 
 
 def _container_side(spec: Spec, channel: Channel) -> NoReturn:
-    """In the child, from fork to exec. It never returns into dkr's code."""
-    syscall.set_trace_label("container")
+    """In the child, from fork to exec.
+
+    It never returns into dkr's code, whatever happens: what dkr made on
+    the host is dkr's to remove, and the child would remove it from under
+    a running container.
+    """
     try:
+        syscall.set_trace_label("container")
         cgroups.join(spec)  # chapter: 5
-        prctl.set_pdeathsig(signal.SIGKILL)  # chapter: 2
+        _die_with_dkr(channel)  # chapter: 2
         namespaces.unshare_the_rest(spec)
         network.set_up_inside(spec, channel)  # chapter: 4
         if spec.hostname:
@@ -69,38 +83,63 @@ def _container_side(spec: Spec, channel: Channel) -> NoReturn:
         if spec.process.terminal:  # chapter: 3
             terminal.attach_console(channel)  # chapter: 3
         unistd.chdir(spec.process.cwd)
+        signals.reset_for_exec()
         _exec(spec.process, channel)
     except BaseException as error:  # whatever happens, it goes back to dkr
-        _fail(channel, EXIT_DKR_FAILED, f"container set-up: {_explain(error)}")
+        _fail(channel, EXIT_DKR_FAILED, f"container set-up: {describe(error)}")
+    finally:
+        os._exit(EXIT_DKR_FAILED)
+
+
+# chapter: 2 {
+def _die_with_dkr(channel: Channel) -> None:
+    """Have the kernel kill the container when dkr dies, and check that dkr
+    has not died already: between fork and prctl nothing would notice.
+
+    getppid() cannot tell (the parent of PID 1 is outside its namespace,
+    so it is 0); the channel can: dkr's end closes when dkr dies.
+    """
+    prctl.set_pdeathsig(signal.SIGKILL)
+    if channel.peer_closed():
+        os._exit(EXIT_DKR_FAILED)
+# }
 
 
 def _exec(process: Process, channel: Channel) -> NoReturn:
     """Replace the child with the command; tell dkr why if that fails."""
     command = process.args[0]
+    shown = shorten(command) if command else '""'
     try:
         unistd.execvpe(command, process.args, process.environ())
     except OSError as error:
-        if error.errno == errno.ENOENT:
-            why = "no such file or directory" if "/" in command else "executable file not found in $PATH"
-            _fail(channel, EXIT_NOT_FOUND, f"exec {command}: {why}")
-        _fail(channel, EXIT_CANNOT_INVOKE, f"exec {command}: {os.strerror(error.errno or 0).lower()}")
+        if error.errno in NOT_THERE:
+            if "/" in command:
+                _fail(channel, EXIT_NOT_FOUND, f"exec {shown}: no such file or directory")
+            _fail(channel, EXIT_NOT_FOUND, f"exec {shown}: executable file not found in $PATH "
+                                           f"(dkr runs a command of its root file system, not an "
+                                           f"image: images arrive in chapter 9)")
+        _fail(channel, EXIT_CANNOT_INVOKE, f"exec {shown}: {os.strerror(error.errno or 0).lower()}")
     raise AssertionError("execvpe returned")
 
 
 def _fail(channel: Channel, code: int, message: str) -> NoReturn:
     """Report a failure to dkr and end the child with `code`."""
-    channel.send("failed", f"{code}\n{message}")
+    with contextlib.suppress(OSError):  # dkr is gone: nobody to tell
+        channel.send("failed", f"{code}\n{message}")
     os._exit(code)
 
 
 def _dkr_side(pid: int, channel: Channel) -> int:
     """In dkr: follow the set-up, relay the terminal, wait for the end."""
-    with _signals_forwarded_to(pid):
-        try:
-            failure = _follow_set_up(channel)
-        finally:
-            channel.close()
-            _, status = wait.waitpid(pid)
+    try:
+        failure = _follow_set_up(channel)
+    except BaseException:  # dkr cannot see this container through: end it
+        with contextlib.suppress(ProcessLookupError):
+            kill(pid, signal.SIGKILL)
+        raise
+    finally:
+        channel.close()
+        _, status = wait.waitpid(pid)
     if failure:
         code, _, message = failure.text.partition("\n")
         raise DkrError(message, int(code))
@@ -130,25 +169,3 @@ def _follow_set_up(channel: Channel) -> Message | None:
         os.close(console)
     # }
     return None
-
-
-@contextlib.contextmanager
-def _signals_forwarded_to(pid: int) -> Iterator[None]:
-    """Pass the signals dkr receives on to the container's first process."""
-
-    def forward(signum: int, _frame: object) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            kill(pid, signal.Signals(signum))
-
-    previous = {sig: sigaction(sig, forward) for sig in FORWARDED_SIGNALS}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            sigaction(sig, handler)
-
-
-def _explain(error: Exception) -> str:
-    if isinstance(error, OSError):
-        return describe(error)
-    return str(error) or type(error).__name__

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dkr.config import Mount
+from dkr.config import Mount  # chapter: 2
 
 # The device nodes every container gets (name, major, minor), as runc makes them.
 DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8),

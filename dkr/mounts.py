@@ -14,9 +14,11 @@ from dataclasses import dataclass
 
 from dkr.config import Mount, Spec
 from dkr.defaults import DEVICES  # chapter: 3
+from dkr.errors import DkrError, report
 from dkr.linux import unistd
 from dkr.linux.unistd import OFlag
-from dkr.linux.mount import MountFlags, UmountFlags, mount, umount2
+from dkr.linux.mount import MountFlags, mount
+from dkr.linux.mount import UmountFlags, umount2  # chapter: 3
 from dkr.linux.stat import chmod, mknod_char  # chapter: 3
 
 MS = MountFlags
@@ -72,10 +74,15 @@ def set_up(spec: Spec) -> None:
     root = spec.root.path
     mount(None, "/", None, MS.MS_REC | MS.MS_PRIVATE)
     mount(root, root, None, MS.MS_BIND | MS.MS_REC)  # chapter: 3
+    points = MountPoints(root)
     for entry in spec.mounts:
-        mount_entry(root, entry)
+        mount_entry(root, entry, points)
+    if points.made_in_rootfs:
+        report(f"note: made mount points in the root file system {root}: "
+               f"{', '.join(points.made_in_rootfs)}")
     # chapter: 3 {
-    make_devices(root)
+    if not dev_is_bound(spec):  # the host's own /dev, or a directory of the host's
+        make_devices(root)
     pivot_into(root)
     for path in spec.linux.masked_paths:
         mask(path)
@@ -86,13 +93,16 @@ def set_up(spec: Spec) -> None:
     # }
 
 
-def mount_entry(root: str, entry: Mount) -> None:
+def mount_entry(root: str, entry: Mount, points: MountPoints) -> None:
     """Mount one `mounts` entry at its destination under `root`."""
     options = parse_options(entry.options)
     flags = options.flags | (MS.MS_BIND if entry.type == "bind" else MS(0))
     target = path_in_root(root, entry.destination)
-    make_mount_point(target, directory=not (flags & MS.MS_BIND and entry.source
-                                            and not os.path.isdir(entry.source)))
+    if entry.type != "proc" and is_under(target, path_in_root(root, "/proc")):
+        # A file mounted there would stand in for the kernel's (CVE-2019-19921).
+        raise DkrError(f"refused to mount {entry.destination}: it leads into /proc")
+    points.make(target, directory=not (flags & MS.MS_BIND and entry.source
+                                       and not os.path.isdir(entry.source)))
     fstype = None if flags & MS.MS_BIND else entry.type
     mount(entry.source, target, fstype, flags, options.data or None)
     if flags & MS.MS_BIND and flags & ~(MS.MS_BIND | MS.MS_REC):
@@ -133,20 +143,45 @@ def path_in_root(root: str, path: str) -> str:
     return root.rstrip("/") + (resolved or "/")
 
 
-def make_mount_point(path: str, directory: bool = True) -> None:
-    """Create what a mount needs to land on: a directory, or a file to bind a file on."""
-    if os.path.lexists(path):
-        return
-    parent = os.path.dirname(path)
-    if not os.path.isdir(parent):
-        make_mount_point(parent)
-    if directory:
-        unistd.mkdir(path)
-    else:
-        unistd.close(unistd.open_fd(path, OFlag.O_CREAT | OFlag.O_WRONLY | OFlag.O_CLOEXEC))
+def is_under(path: str, directory: str) -> bool:
+    """Whether `path` is `directory` or inside it (both normalized, absolute)."""
+    return path == directory or path.startswith(directory.rstrip("/") + "/")
+
+
+class MountPoints:
+    """Makes what mounts need to land on, and remembers which of them it
+    made in the root file system itself, a directory of the host's that
+    outlives the container (the rest are in file systems mounted for it)."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.device = os.stat(root).st_dev
+        self.made_in_rootfs: list[str] = []
+
+    def make(self, path: str, directory: bool = True) -> None:
+        """A directory, or a file to bind a file on, at `path` (and its parents)."""
+        if os.path.lexists(path):
+            return
+        parent = os.path.dirname(path)
+        if not os.path.isdir(parent):
+            self.make(parent)
+        if directory:
+            unistd.mkdir(path)
+        else:
+            unistd.close(unistd.open_fd(path, OFlag.O_CREAT | OFlag.O_WRONLY | OFlag.O_CLOEXEC))
+        if os.stat(parent).st_dev == self.device:
+            self.made_in_rootfs.append(os.path.relpath(path, self.root))
 
 
 # chapter: 3 {
+def dev_is_bound(spec: Spec) -> bool:
+    """Whether a bind mount gives the container its /dev: then it is a
+    directory of the host's, and dkr makes no device in it (as runc)."""
+    return any(os.path.normpath(entry.destination) == "/dev"
+               and (entry.type == "bind" or {"bind", "rbind"} & set(entry.options))
+               for entry in spec.mounts)
+
+
 DEVICE_LINKS = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1",
                 "stderr": "/proc/self/fd/2", "ptmx": "pts/ptmx"}
 

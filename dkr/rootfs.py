@@ -6,7 +6,8 @@ so dkr builds a small root file system out of what the host already has: a
 busybox (Debian's busybox-static) when one is installed, else a handful of
 host programs with the shared libraries they load. It is built once into a
 temporary directory and renamed into place, so two first runs at the same
-time never see half a tree.
+time never see half a tree. The temporary directory's name says which dkr
+builds it, so that one left by a dkr that was killed is removed by the next.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ import tempfile
 from pathlib import Path
 
 from dkr.defaults import DEVICES
+from dkr.owners import is_stale, me
 
 DATA_DIR = Path(os.environ.get("DKR_DATA", "/var/lib/dkr"))
-LAYOUT_VERSION = 3  # bump when the layout changes, so caches are rebuilt
+LAYOUT_VERSION = 4  # bump when the layout changes, so caches are rebuilt
 
 # Enough for the book's examples when there is no busybox.
 HOST_PROGRAMS = (
@@ -38,7 +40,10 @@ EMPTY_DIRS = ("usr/bin", "usr/sbin", "usr/lib", "usr/lib64", "etc", "proc", "sys
 ETC_FILES = {
     "passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
     "group": "root:x:0:\ntty:x:5:\nnogroup:x:65534:\n",
+    # Empty: the points where each container's own files are mounted (chapter 4).
+    "hosts": "", "hostname": "", "resolv.conf": "",
 }
+STAGING = ".build-"  # + "PID-STARTTIME-" of the dkr building it
 
 
 def default_rootfs() -> str:
@@ -57,7 +62,8 @@ def find_busybox() -> str | None:
 def build_rootfs(target: Path, busybox: str | None) -> None:
     """Build a root file system at `target` from `busybox`, or host programs."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".build-", dir=target.parent))
+    remove_stale_builds(target.parent)
+    staging = Path(tempfile.mkdtemp(prefix=f"{STAGING}{me().replace(' ', '-')}-", dir=target.parent))
     try:
         _make_skeleton(staging)
         if busybox:
@@ -70,6 +76,15 @@ def build_rootfs(target: Path, busybox: str | None) -> None:
         shutil.rmtree(staging, ignore_errors=True)
         if not target.is_dir():  # another dkr may have won the race
             raise
+
+
+def remove_stale_builds(directory: Path) -> None:
+    """Remove the half-built trees in `directory` whose dkr is gone."""
+    for entry in directory.iterdir():
+        if entry.name.startswith(STAGING):
+            pid, _, rest = entry.name[len(STAGING):].partition("-")
+            if is_stale(f"{pid} {rest.partition('-')[0]}"):
+                shutil.rmtree(entry, ignore_errors=True)
 
 
 def _make_skeleton(root: Path) -> None:

@@ -6,25 +6,32 @@ from __future__ import annotations
 import argparse
 import copy
 import os
-import re  # chapter: 5
-import sys  # chapter: 3
+import re
 
 from dkr import defaults
 from dkr import network  # chapter: 4
 from dkr.config import CPU, Memory, Pids, Resources  # chapter: 5
-from dkr.config import DEFAULT_PATH, Linux, Mount, Namespace, Process, Root, Spec
-from dkr.errors import DkrError
+from dkr.config import DEFAULT_PATH, Linux, Namespace, Process, Root, Spec
+from dkr.config import Mount  # chapter: 3
+from dkr.errors import DkrError, shorten
+from dkr.errors import warn  # chapter: 5
+from dkr.mounts import is_under  # chapter: 3
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `dkr run`."""
     parser.add_argument("--rootfs", metavar="DIR",
                         help="the root file system (default: one built from the host's programs)")
-    parser.add_argument("--hostname", metavar="NAME", help="the container's hostname")
+    parser.add_argument("--hostname", metavar="NAME",
+                        help="the container's hostname (default: the container's id)")
     parser.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VALUE",
-                        help="set an environment variable")
+                        help="set an environment variable (-e KEY alone: the host's value, if set)")
     parser.add_argument("-w", "--workdir", default="/", metavar="DIR",
-                        help="the command's working directory")
+                        help="the command's working directory, an absolute path")
+    parser.add_argument("--rm", action="store_true",
+                        help="accepted, as in Docker: dkr always removes what it made for the "
+                             "container once it ends (what the container writes into its root "
+                             "file system stays there)")
     # chapter: 3 {
     parser.add_argument("-v", "--volume", action="append", default=[], metavar="HOST:CTR[:ro]",
                         help="bind-mount a host path into the container")
@@ -48,54 +55,81 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="memory and swap together; -1: unlimited swap (default: twice --memory)")
     parser.add_argument("--memory-reservation", type=parse_bytes, metavar="BYTES",
                         help="a soft limit, enforced when the host runs short of memory")
-    parser.add_argument("--cpus", type=float, metavar="N", help="CPU time, in CPUs (such as 0.5)")
-    parser.add_argument("-c", "--cpu-shares", type=int, metavar="N",
-                        help="CPU weight relative to other containers (default 1024)")
+    parser.add_argument("--cpus", type=parse_number, metavar="N",
+                        help="CPU time, in CPUs (such as 0.5)")
+    parser.add_argument("-c", "--cpu-shares", type=parse_integer, metavar="N",
+                        help="CPU weight relative to other containers, 2 to 262144 (default 1024)")
     parser.add_argument("--cpuset-cpus", type=cpu_list, metavar="LIST",
                         help="the CPUs it may run on, such as 0-1,3")
     parser.add_argument("--cpuset-mems", type=cpu_list, metavar="LIST",
                         help="the memory nodes it may use, such as 0")
-    parser.add_argument("--pids-limit", type=int, metavar="N",
+    parser.add_argument("--pids-limit", type=parse_integer, metavar="N",
                         help="at most N processes and threads; -1: unlimited")
     # }
     parser.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]",
                         help="what to run")
 
 
-def spec_from_args(args: argparse.Namespace) -> Spec:
+# A hostname dkr sets: at most 64 characters (the kernel's HOST_NAME_MAX) that
+# /etc/hosts and every resolver can take.
+HOSTNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)
+
+
+def new_id() -> str:
+    """A new container's id: 12 hex digits, like Docker's short ids. It names
+    the container's hostname (unless --hostname gives one) and everything the
+    host keeps for it."""
+    return os.urandom(6).hex()
+
+
+def spec_from_args(args: argparse.Namespace, container_id: str) -> Spec:
     """The container configuration that `dkr run`'s options describe."""
-    if not args.command:
-        raise DkrError("no command given: try `dkr run /bin/sh`")
-    container_id = os.urandom(6).hex()
-    process = Process(args=args.command, cwd=args.workdir)
-    process.env = [f"PATH={DEFAULT_PATH}", f"HOSTNAME={args.hostname or container_id}"]
-    process.terminal = args.tty or (sys.stdin.isatty() and sys.stdout.isatty())  # chapter: 3
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        raise DkrError("no command given: try `python3 -m dkr run /bin/sh`")
+    if args.hostname and not HOSTNAME.fullmatch(args.hostname):
+        raise DkrError(f"bad hostname {shorten(args.hostname)!r}: use at most 64 letters, "
+                       f"digits, '.', '-' and '_', starting with a letter or digit")
+    if not args.workdir.startswith("/"):
+        raise DkrError(f"bad working directory {shorten(args.workdir)!r}: "
+                       f"give an absolute path, such as -w /tmp")
+    hostname = args.hostname or container_id
+    process = Process(args=command, cwd=args.workdir)
+    process.env = [f"PATH={DEFAULT_PATH}", f"HOSTNAME={hostname}"]
+    process.terminal = args.tty or (os.isatty(0) and os.isatty(1))  # chapter: 3
     if process.terminal:  # chapter: 3
         process.env.append(f"TERM={os.environ.get('TERM', 'xterm')}")  # chapter: 3
-    process.env += [_env_item(item) for item in args.env]
+    process.env += env_items(args.env)
     spec = Spec(
         process=process,
         root=Root(_root_path(args.rootfs)),
-        hostname=args.hostname or container_id,
+        hostname=hostname,
         mounts=copy.deepcopy(list(defaults.MOUNTS)),
         linux=Linux(namespaces=[Namespace(kind) for kind in defaults.NAMESPACES]),
     )
     # chapter: 3 {
     spec.root.readonly = args.read_only
-    spec.mounts += [volume_mount(item) for item in args.volume]
+    spec.mounts = with_volumes(spec.mounts, [volume_mount(item) for item in args.volume])
     spec.linux.masked_paths = list(defaults.MASKED_PATHS)
     spec.linux.readonly_paths = list(defaults.READONLY_PATHS)
     # }
     network.configure(spec, args.net, args.publish)  # chapter: 4
     spec.linux.resources = resources_from_args(args)  # chapter: 5
-    spec.linux.cgroups_path = f"/dkr/{container_id}"  # chapter: 5
     return spec
 
 
-def _env_item(item: str) -> str:
-    if "=" not in item:  # as in Docker: -e NAME passes the host's value on
-        return f"{item}={os.environ.get(item, '')}"
-    return item
+def env_items(items: list[str]) -> list[str]:
+    """-e options as "KEY=VALUE" strings. As in Docker, `-e KEY` passes the
+    host's value on, and nothing if the host has no KEY."""
+    found = []
+    for item in items:
+        if item.partition("=")[0] == "":
+            raise DkrError(f"bad environment variable {shorten(item)!r}: give -e KEY=VALUE or -e KEY")
+        if "=" in item:
+            found.append(item)
+        elif item in os.environ:
+            found.append(f"{item}={os.environ[item]}")
+    return found
 
 
 # chapter: 3 {
@@ -103,20 +137,41 @@ def volume_mount(volume: str) -> Mount:
     """`-v HOST:CTR[:ro|:rw]` as a bind mount entry."""
     host, _, rest = volume.partition(":")
     destination, _, mode = rest.partition(":")
+    shown = shorten(volume)
     if not host or not destination or mode not in ("", "ro", "rw"):
-        raise DkrError(f"bad volume {volume!r}: use -v HOST:CTR[:ro]")
+        raise DkrError(f"bad volume {shown!r}: use -v HOST:CTR[:ro]")
     if not os.path.exists(host):
-        raise DkrError(f"no such host path for -v: {host}")
+        raise DkrError(f"no such host path for -v: {shorten(host)}")
     if not destination.startswith("/"):
-        raise DkrError(f"bad volume {volume!r}: the container path must be absolute")
+        raise DkrError(f"bad volume {shown!r}: the container path must be absolute")
+    destination = os.path.normpath(destination)
+    if destination == "/":
+        raise DkrError(f"bad volume {shown!r}: the container path must not be / (give --rootfs)")
+    if is_under(destination, "/proc"):
+        raise DkrError(f"bad volume {shown!r}: dkr mounts nothing over /proc or below it, "
+                       f"where it would stand in for the kernel's own files")
     options = ["rbind", "ro"] if mode == "ro" else ["rbind"]
     return Mount(destination, "bind", os.path.abspath(host), options)
+
+
+def with_volumes(mounts: list[Mount], volumes: list[Mount]) -> list[Mount]:
+    """The default mounts, less those a volume takes the place of, then the
+    volumes. As in Docker, a volume at /dev replaces dkr's /dev and the mounts
+    inside it too: dkr makes nothing inside a directory of the host's."""
+    kept = [mount for mount in mounts
+            if not any(is_under(mount.destination, volume.destination) for volume in volumes)]
+    return kept + volumes
 # }
 
 
 # chapter: 5 {
 UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
-SIZE = re.compile(r"(\d+(?:\.\d+)?) ?([kmgt]?)(?:i?b)?", re.IGNORECASE)
+# ASCII digits only: Python's \d and int() also take other scripts' digits.
+SIZE = re.compile(r"([0-9]+(?:\.[0-9]+)?) ?([kmgt]?)(?:i?b)?", re.IGNORECASE | re.ASCII)
+NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?|\.[0-9]+", re.ASCII)
+INTEGER = re.compile(r"-?[0-9]+", re.ASCII)
+MAX_BYTES = (1 << 63) - 1  # what the kernel's 64-bit limits can hold
+MIN_SHARES, MAX_SHARES = 2, 262144  # the kernel's range for cpu.shares
 MIN_MEMORY = 6 << 20  # Docker's minimum; less is most likely a missing unit (64 is 64 bytes)
 CPU_PERIOD = 100_000  # microseconds: --cpus N is a quota of N periods per period
 
@@ -133,6 +188,8 @@ def resources_from_args(args: argparse.Namespace) -> Resources:
         raise DkrError("--memory-reservation must not be above --memory")
     if memory.limit and memory.swap is None:
         memory.swap = _default_swap(memory.limit)
+    if args.cpu_shares and not MIN_SHARES <= args.cpu_shares <= MAX_SHARES:
+        raise DkrError(f"--cpu-shares must be between {MIN_SHARES} and {MAX_SHARES} (0: the default)")
     cpu = CPU(shares=args.cpu_shares or None, cpus=args.cpuset_cpus, mems=args.cpuset_mems)
     if args.cpus is not None:
         cpu.quota, cpu.period = cpus_to_quota(args.cpus), CPU_PERIOD
@@ -154,8 +211,7 @@ def _default_swap(limit: int) -> int | None:
 
     if cgroups.accounts_swap():
         return 2 * limit
-    print("dkr: warning: this host's kernel does not account swap: "
-          "the memory limit applies without a swap limit", file=sys.stderr)
+    warn("this host's kernel does not account swap: the memory limit applies without a swap limit")
     return None
 
 
@@ -163,9 +219,26 @@ def parse_bytes(text: str) -> int:
     """A size as Docker takes it: 64m, 1.5g, 512k, 100 (bytes); units of 1024."""
     match = SIZE.fullmatch(text.strip())
     if not match:
-        raise argparse.ArgumentTypeError(f"bad size {text!r}: give a number and a unit, such as 64m")
+        raise argparse.ArgumentTypeError(f"bad size {shorten(text)!r}: give a number and a unit, such as 64m")
     number, unit = match.groups()
-    return int(float(number) * UNITS[unit.lower()])
+    size = int(float(number) * UNITS[unit.lower()])
+    if size > MAX_BYTES:
+        raise argparse.ArgumentTypeError(f"bad size {shorten(text)!r}: too large for the kernel's 64-bit limits")
+    return size
+
+
+def parse_number(text: str) -> float:
+    """A decimal number such as 0.5 (no exponent, no "inf")."""
+    if not NUMBER.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"bad number {shorten(text)!r}: give one such as 0.5")
+    return float(text)
+
+
+def parse_integer(text: str) -> int:
+    """A whole number, in ASCII digits."""
+    if not INTEGER.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"bad number {shorten(text)!r}: give a whole number, such as 10")
+    return int(text)
 
 
 def parse_swap(text: str) -> int:
@@ -175,8 +248,8 @@ def parse_swap(text: str) -> int:
 
 def cpu_list(text: str) -> str:
     """A list of CPUs or memory nodes as cpuset takes it: 0-1,3."""
-    if not re.fullmatch(r"\d+(-\d+)?(,\d+(-\d+)?)*", text):
-        raise argparse.ArgumentTypeError(f"bad list {text!r}: give numbers and ranges, such as 0-1,3")
+    if not re.fullmatch(r"[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*", text):
+        raise argparse.ArgumentTypeError(f"bad list {shorten(text)!r}: give numbers and ranges, such as 0-1,3")
     return text
 # }
 

@@ -10,17 +10,20 @@ changes, and restores the host's terminal when the container ends.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import select
 import signal
-import sys
 
 from dkr.channel import Channel
+from dkr.errors import describe, warn
 from dkr.linux import term, unistd
 from dkr.linux.signal import sigaction
 
+STDIN, STDOUT = 0, 1
 STDIO = (0, 1, 2)
+CHUNK = 65536
 
 
 def attach_console(channel: Channel) -> None:
@@ -39,8 +42,8 @@ def attach_console(channel: Channel) -> None:
 
 def copy_window_size(master: int) -> None:
     """Give the container's terminal the size of the host's (if stdin is one)."""
-    if os.isatty(sys.stdin.fileno()):
-        term.set_window_size(master, term.get_window_size(sys.stdin.fileno()))
+    if os.isatty(STDIN):
+        term.set_window_size(master, term.get_window_size(STDIN))
 
 
 def relay(master: int) -> None:
@@ -49,40 +52,69 @@ def relay(master: int) -> None:
     The bytes themselves are copied with plain os.read/os.write, not through
     the traced gate: a trace of every keystroke would drown the set-up.
     """
-    stdin = sys.stdin.fileno()
-    saved = term.tcgetattr(stdin) if os.isatty(stdin) else None
+    saved = term.tcgetattr(STDIN) if os.isatty(STDIN) else None
     previous = sigaction(signal.SIGWINCH, lambda *_: copy_window_size(master))
     try:
         if saved is not None:
-            term.make_raw(stdin)
-        _copy_until_closed(stdin, master)
+            term.make_raw(STDIN)
+        lost = _copy_until_closed(master)
     finally:
         sigaction(signal.SIGWINCH, previous)
         if saved is not None:
-            term.tcsetattr(stdin, saved)
+            term.tcsetattr(STDIN, saved)
+    if lost is not None and lost.errno != errno.EPIPE:  # a closed pipe is no news, as in a shell
+        warn(f"the container's output from then on was lost: {describe(lost)}")
 
 
-def _copy_until_closed(stdin: int, master: int) -> None:
-    readers = [stdin, master]
+def _copy_until_closed(master: int) -> OSError | None:
+    """Copy until every process holding the container's terminal is gone.
+
+    Both ways at once, never blocking on the container's side: keys are
+    held until its terminal takes them while its output goes on being
+    read. When dkr's stdout fails, the output is read on and dropped, so
+    the container is never stuck on a full terminal (the error is
+    returned); when stdout is a pipe whose reader has gone, dkr stops and
+    the caller's closing the terminal hangs it up, as SIGPIPE would end a
+    pipeline."""
+    os.set_blocking(master, False)
+    keys = b""  # read from stdin, not yet taken by the container's terminal
+    stdin_open = True
+    lost: OSError | None = None
     while True:
-        ready, _, _ = select.select(readers, [], [])
-        if master in ready:
-            try:
-                data = os.read(master, 65536)
-            except OSError as error:  # EIO: every process holding the pty is gone
-                if error.errno != errno.EIO:
-                    raise
-                data = b""
-            if not data:
-                return
-            _write_all(1, data)
-        if stdin in ready:
-            data = os.read(stdin, 65536)
-            if data:
-                _write_all(master, data)
-            else:  # our input ended: pass on an end-of-file (Ctrl-D)
-                _write_all(master, b"\x04")
-                readers.remove(stdin)
+        readers = [master] + ([STDIN] if stdin_open and len(keys) < CHUNK else [])
+        readable, writable, _ = select.select(readers, [master] if keys else [], [])
+        if master in readable:
+            output = _read(master)
+            if output == b"":
+                return lost
+            if output and lost is None:
+                try:
+                    _write_all(STDOUT, output)
+                except OSError as error:
+                    lost = error
+                    if error.errno == errno.EPIPE:
+                        return lost
+        if writable:
+            with contextlib.suppress(BlockingIOError):
+                keys = keys[os.write(master, keys):]
+        if STDIN in readable:
+            typed = _read(STDIN)
+            if typed:
+                keys += typed
+            elif typed == b"":  # our input ended: pass on an end-of-file (Ctrl-D)
+                keys += b"\x04"
+                stdin_open = False
+
+
+def _read(fd: int) -> bytes | None:
+    """Up to CHUNK bytes; b"" at the end (for the terminal, EIO: every
+    process holding it is gone), None when nothing is there after all."""
+    try:
+        return os.read(fd, CHUNK)
+    except BlockingIOError:
+        return None
+    except OSError:
+        return b""
 
 
 def _write_all(fd: int, data: bytes) -> None:

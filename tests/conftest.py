@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -60,7 +61,15 @@ def dkr_command(*args: str) -> list[str]:
 
 
 def dkr_env(data_dir: Path) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(TREE), "DKR_DATA": str(data_dir)}
+    """dkr's environment in the tests: this tree's dkr, with the tests' own
+    data directory and, in it, their own state root (see `state_root`)."""
+    return {**os.environ, "PYTHONPATH": str(TREE), "DKR_DATA": str(data_dir),
+            "DKR_STATE": str(state_root(data_dir))}
+
+
+def state_root(data_dir: Path) -> Path:
+    """Where the tests' containers keep their state directories (DKR_STATE)."""
+    return data_dir / "state"
 
 
 @pytest.fixture
@@ -161,37 +170,66 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-# What the suite checks was left behind -------------------------------------
+# What the tests check was left behind ----------------------------------------
+#
+# Each test that needs root is checked on its own: what it left on the host is
+# reported as an error of that test. Only what the tests can have made is
+# looked at, so another dkr container running on the host (its processes
+# come and go) is no leak: processes in PID namespaces that existed before
+# the test, cgroups outside dkr's parents, state outside the tests' own state
+# root and the shared network's leases are not the tests'.
 
 def mount_points() -> set[str]:
     return {line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()}
 
 
-def foreign_pid_namespace_processes() -> set[int]:
-    """Processes in a PID namespace other than ours: containers."""
+def pid_namespaces() -> dict[int, str]:
+    """Every process in a PID namespace other than ours (a container's): pid -> namespace."""
     own = os.readlink("/proc/self/ns/pid")
-    found = set()
+    found = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if os.readlink(entry / "ns/pid") != own:
-                    found.add(int(entry.name))
+                namespace = os.readlink(entry / "ns/pid")
             except OSError:
-                pass
+                continue
+            if namespace != own:
+                found[int(entry.name)] = namespace
     return found
 
 
-STATE_DIRS = (Path("/run/dkr"), Path("/var/lib/dkr"))
+def container_processes(known_namespaces: set[str]) -> set[str]:
+    """The processes of containers whose PID namespace is not in `known_namespaces`."""
+    found = set()
+    for pid, namespace in pid_namespaces().items():
+        if namespace not in known_namespaces and alive(pid):
+            found.add(f"{pid} {_cmdline(pid)}")
+    return found
 
 
-def state_entries() -> set[str]:
-    """What dkr keeps on the host outside the tests' own data directory."""
-    return {str(path) for top in STATE_DIRS if top.is_dir() for path in top.rglob("*")
-            if len(path.relative_to(top).parts) <= 3}
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+    except OSError:
+        return "?"
+
+
+SHARED_STATE = {Path("/run/dkr"), Path("/run/dkr/network"), Path("/run/dkr/containers")}
+
+
+def state_entries(data_dir: Path) -> set[str]:
+    """What dkr keeps on the host that the tests can have made: their own
+    state root's entries, the network's leases, and dkr's data directory
+    (the tests build their root file systems elsewhere)."""
+    found = set()
+    for top in (state_root(data_dir), Path("/run/dkr"), Path("/var/lib/dkr")):
+        if top.is_dir():
+            found |= {str(path) for path in top.rglob("*") if path not in SHARED_STATE
+                      and not path.is_relative_to("/run/dkr/containers")}
+    return found
 # chapter: 4 {
 
 
-RUN_DKR = Path("/run/dkr")
 IP_FORWARD = Path("/proc/sys/net/ipv4/ip_forward")
 
 
@@ -204,11 +242,13 @@ def ip_json(*args: str) -> list[dict]:
 
 
 def link_names() -> set[str]:
-    return {link["ifname"] for link in ip_json("link")}
+    """The host's network links (the bridge dkr0, which stays, excepted)."""
+    return set(os.listdir("/sys/class/net")) - {"dkr0"}
 
 
 def network_namespaces() -> set[str]:
-    return {ns["name"] for ns in ip_json("netns")}
+    """The named network namespaces (`ip netns`)."""
+    return set(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else set()
 
 
 def nft_tables() -> set[str]:
@@ -220,35 +260,18 @@ def nft_tables() -> set[str]:
     return set(result.stdout.splitlines())
 
 
-def reclaim_state_of_killed_dkr() -> None:
-    """What a dkr killed with SIGKILL left (a lease, a state directory), taken
-    back as the next dkr would: for tests that kill dkr on purpose."""
-    from dkr.network import CONTAINERS, LEASES, bridge, files
-    from dkr.network.ipam import Allocator
-
-    files.reclaim_stale(CONTAINERS)
-    if LEASES.is_dir():
-        Allocator(LEASES, bridge.SUBNET, set()).reclaim_stale()
-
-
 def remove_shared_network(before: dict[str, set]) -> None:
     """Remove what dkr keeps for all containers, if this session made it: the
-    bridge dkr0, nftables' table ip dkr, and /run/dkr's lock and directories
-    (only when empty: a lease or state directory left inside is a leak)."""
-    if "dkr0" in link_names() - before["network links"]:
+    bridge dkr0, nftables' table ip dkr, and /run/dkr's directories (only when
+    empty: a lease or state directory left inside is a leak)."""
+    if os.path.exists("/sys/class/net/dkr0") and not before["bridge"]:
         subprocess.run(["ip", "link", "del", "dkr0"], check=True)
     if "table ip dkr" in nft_tables() - before["nft tables"]:
         subprocess.run(["nft", "delete", "table", "ip", "dkr"], check=True)
-    made = sorted(state_entries() - before["dkr state"], key=len, reverse=True)
-    for path in map(Path, made):
+    for path in sorted(SHARED_STATE - before["shared state"], key=lambda path: len(path.parts),
+                       reverse=True):
         with contextlib.suppress(OSError):
-            if path.name == "lock":
-                path.unlink()
-            elif path.is_dir():
-                path.rmdir()
-    if not any(path.startswith(f"{RUN_DKR}/") for path in before["dkr state"]):
-        with contextlib.suppress(OSError):
-            RUN_DKR.rmdir()  # made by this session (or empty before it)
+            path.rmdir()
 # }
 
 
@@ -263,29 +286,12 @@ def cgroup_mount_points() -> list[str]:
     return points
 
 
-def cgroup_directories() -> set[str]:
-    """Every cgroup on the host: each directory of each mounted hierarchy."""
-    return {directory for point in cgroup_mount_points() for directory, _, _ in os.walk(point)}
+def dkr_cgroups() -> set[str]:
+    """The cgroups under dkr's parent cgroups, in every hierarchy (not the parents: they stay)."""
+    from dkr.cgroups import parent_directories
 
-
-def cgroups_of(pid: int) -> list[str]:
-    """The host directories of the cgroups dkr put process `pid` in."""
-    paths = {line.split(":", 2)[2] for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines()}
-    return [point + path for point in cgroup_mount_points() for path in paths
-            if path.startswith("/dkr/") and os.path.isdir(point + path)]
-
-
-def remove_cgroups(directories: list[str], timeout: float = 10) -> None:
-    """rmdir cgroups that no dkr is left to remove (waiting while they empty)."""
-    deadline = time.monotonic() + timeout
-    for directory in directories:
-        while os.path.isdir(directory):
-            try:
-                os.rmdir(directory)
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+    return {directory for parent in parent_directories()
+            for directory, _, _ in os.walk(parent) if directory != parent}
 
 
 def dkr_parents() -> set[str]:
@@ -296,31 +302,77 @@ def dkr_parents() -> set[str]:
 # }
 
 
+def take_back_after_killed_dkr(dkr) -> None:
+    """What a dkr killed with SIGKILL left, taken back as a user would: by
+    running the next dkr. (Before chapter 4 dkr keeps nothing on the host.)"""
+    result = dkr("run", "true")
+    assert result.returncode == 0, result.stderr
+
+
+def host_state(data_dir: Path, known_namespaces: set[str]) -> dict[str, set[str]]:
+    """What a test could leave behind on the host: one entry per kind."""
+    return {
+        "mounts": mount_points(),
+        "container processes": container_processes(known_namespaces),
+        "dkr state": state_entries(data_dir),
+        # chapter: 4 {
+        "network links": link_names(),
+        "network namespaces": network_namespaces(),
+        # }
+        "cgroups": dkr_cgroups(),  # chapter: 5
+    }
+
+
 def leak_report(before: dict[str, set], after: dict[str, set]) -> list[str]:
     return [f"{what} left behind: {sorted(after[what] - before[what])}"
             for what in before if after[what] - before[what]]
 
 
-def host_state() -> dict[str, set]:
-    """What a test could leave behind on the host: one entry per kind."""
-    return {
-        "mounts": mount_points(),
-        "container processes": foreign_pid_namespace_processes(),
-        "dkr state": state_entries(),
-        # chapter: 4 {
-        "network links": link_names(),
-        "network namespaces": network_namespaces(),
-        "nft tables": nft_tables(),
-        # }
-        "cgroups": cgroup_directories(),  # chapter: 5
-    }
+def wait_for_leaks(before: dict[str, set], state: Callable[[], dict[str, set]],
+                   timeout: float = 5) -> list[str]:
+    """What is left (compared with `before`) once it stops going away: the
+    processes of a container that just ended may take a moment to exit, and
+    its veth to go with its network namespace."""
+    deadline = time.monotonic() + timeout
+    while (leaks := leak_report(before, state())) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return leaks
+
+
+@pytest.fixture(autouse=True)
+def leaves_nothing(request: pytest.FixtureRequest):
+    """After each test that needs root: nothing it made is left on the host."""
+    if not (IS_ROOT and "root" in request.fixturenames):
+        yield
+        return
+    data_dir = request.getfixturevalue("data_dir")
+    known = set(pid_namespaces().values())
+    before = host_state(data_dir, known)
+    yield
+    leaks = wait_for_leaks(before, lambda: host_state(data_dir, known))
+    assert not leaks, f"{request.node.nodeid} left behind: " + "; ".join(leaks)
 
 
 @pytest.fixture(scope="session", autouse=True)
-def nothing_leaks():
-    """After the whole suite: nothing a test made is left on the host (see host_state)."""
-    before = host_state()
-    forwarding = IP_FORWARD.read_text()  # chapter: 4
+def nothing_leaks(data_dir: Path):
+    """After the whole suite: what the tests shared (dkr's parent cgroups, the
+    bridge, its NAT table) is removed if the suite made it, and nothing else is left."""
+    if not IS_ROOT:
+        yield
+        return
+    known = set(pid_namespaces().values())
+
+    def state() -> dict[str, set[str]]:
+        return {**host_state(data_dir, known),
+                "nft tables": nft_tables(),  # chapter: 4
+                }
+
+    before = state()
+    # chapter: 4 {
+    shared = {"bridge": os.path.exists("/sys/class/net/dkr0"),
+              "shared state": {path for path in SHARED_STATE if path.exists()}}
+    forwarding = IP_FORWARD.read_text()
+    # }
     parents_before = dkr_parents()  # chapter: 5
     yield
     # chapter: 5 {
@@ -329,10 +381,9 @@ def nothing_leaks():
         with contextlib.suppress(OSError):  # not empty: the leak report names what is left
             os.rmdir(parent)
     # }
-    deadline = time.monotonic() + 5
-    while (leaks := leak_report(before, host_state())) and time.monotonic() < deadline:
-        remove_shared_network(before)  # chapter: 4
-        time.sleep(0.1)  # processes of a just-ended container may still be exiting
-    if IS_ROOT:  # chapter: 4
-        IP_FORWARD.write_text(forwarding)  # chapter: 4
+    # chapter: 4 {
+    remove_shared_network({**before, **shared})
+    IP_FORWARD.write_text(forwarding)
+    # }
+    leaks = wait_for_leaks(before, state)
     assert not leaks, "; ".join(leaks)

@@ -6,7 +6,9 @@ its cgroup.procs share the limits written to its other files. dkr makes
 one per container, under a shared `dkr` parent: it creates it and writes
 the limits before the container's process exists, the process joins it as
 its very first step (so nothing it starts can be outside), and when the
-container ends dkr kills whatever is left in it and removes it.
+container ends dkr kills whatever is left in it and removes it. The
+container's state directory notes the cgroup before it is made, so that
+the next dkr takes it back if this one is killed.
 
 Which driver does the work depends on what the host mounts (see `host`):
 `v2.CgroupV2` on a unified hierarchy, `v1.CgroupV1` on legacy and hybrid
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
+from pathlib import Path
 from typing import Iterator
 
 from dkr.cgroups import convert
@@ -26,10 +28,12 @@ from dkr.cgroups.host import detect
 from dkr.cgroups.v1 import CgroupV1
 from dkr.cgroups.v2 import CgroupV2
 from dkr.config import Spec
-from dkr.errors import DkrError
+from dkr.errors import DkrError, report
 from dkr.linux.fs import read_file
+from dkr.state import write_whole
 
 PARENT = "/dkr"  # every container's cgroup is a child of this one
+NOTE = "cgroup"  # the file in the state directory that names the cgroup
 
 
 def open_cgroup(path: str) -> Cgroup:
@@ -48,8 +52,6 @@ def open_cgroup(path: str) -> Cgroup:
 def create(spec: Spec) -> Cgroup:
     """Make the container's cgroup and write its limits, before its process exists."""
     convert.check_memory(spec.linux.resources.memory)
-    if not spec.linux.cgroups_path:
-        spec.linux.cgroups_path = f"{PARENT}/{os.urandom(6).hex()}"
     cgroup = open_cgroup(spec.linux.cgroups_path)
     cgroup.create()
     try:
@@ -61,14 +63,32 @@ def create(spec: Spec) -> Cgroup:
 
 
 @contextlib.contextmanager
-def limits(spec: Spec) -> Iterator[Cgroup]:
-    """The container's cgroup, for as long as the container runs: made (with
-    its limits) before its process exists, closed when it has ended."""
+def limits(spec: Spec, state_directory: Path) -> Iterator[Cgroup]:
+    """The container's cgroup, for as long as the container runs: noted in
+    its state directory, made (with its limits) before its process exists,
+    closed when it has ended. Unless the spec names one, the cgroup is
+    named after the container: /dkr/<id>."""
+    if not spec.linux.cgroups_path:
+        spec.linux.cgroups_path = f"{PARENT}/{state_directory.name}"
+    write_whole(state_directory / NOTE, f"{spec.linux.cgroups_path}\n")
     cgroup = create(spec)
     try:
         yield cgroup
     finally:
         close(cgroup, spec)
+
+
+def take_back(state_directory: Path) -> None:
+    """Remove the cgroup that a killed dkr's state directory notes, with
+    whatever is still in it (the container, had dkr died before it could
+    make the kernel end it)."""
+    try:
+        path = (state_directory / NOTE).read_text().strip()
+    except FileNotFoundError:
+        return
+    cgroup = open_cgroup(path)
+    cgroup.kill_all()
+    cgroup.remove()
 
 
 def join(spec: Spec) -> None:
@@ -83,7 +103,7 @@ def close(cgroup: Cgroup, spec: Spec) -> None:
         if cgroup.oom_kills():
             limit = spec.linux.resources.memory.limit
             shown = f"memory limit {format_bytes(limit)}" if limit and limit > 0 else "no memory limit"
-            print(f"dkr: the container was OOM-killed ({shown})", file=sys.stderr)
+            report(f"the container was OOM-killed ({shown})")
         cgroup.kill_all()
     finally:
         cgroup.remove()

@@ -1,9 +1,10 @@
 # chapter: 1
 """The one gate every kernel call passes through.
 
-Because every wrapper calls `call`, one switch (`trace_to`) shows the reader
-each call dkr makes, in the parent and in the container's set-up, and tests
-can record them. With no tracer set the gate costs one comparison.
+Because every wrapper calls `call`, one switch (`add_tracer`) shows the
+reader each call dkr makes, in the parent and in the container's set-up,
+and tests can record them, or stop dkr dead after any one of them. With no
+tracer set the gate costs one comparison.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ import ctypes
 import enum
 import errno
 import os
+import signal
 from typing import Callable, TypeVar
 
 T = TypeVar("T")
 Tracer = Callable[[str, tuple, object, "OSError | None"], None]
 
-_tracer: Tracer | None = None
+_tracers: tuple[Tracer, ...] = ()
 libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -31,19 +33,24 @@ def call(name: str, fn: Callable[..., T], *args: object) -> T:
         result = fn(*args)
     except OSError as error:
         named = OSError(error.errno, f"{name}: {error.strerror}", error.filename)
-        if _tracer is not None:
-            _tracer(name, args, None, named)
+        if _tracers:
+            _report(name, args, None, named)
         raise named from None
-    if _tracer is not None:
-        _tracer(name, args, result, None)
+    if _tracers:
+        _report(name, args, result, None)
     return result
+
+
+def _report(name: str, args: tuple, result: object, error: OSError | None) -> None:
+    for tracer in _tracers:
+        tracer(name, args, result, error)
 
 
 def call_noreturn(name: str, fn: Callable[..., object], *args: object) -> None:
     """Like `call`, for calls such as execve that do not return on success:
     the tracer hears of the call before it is made."""
-    if _tracer is not None:
-        _tracer(name, args, ..., None)
+    if _tracers:
+        _report(name, args, ..., None)
     call(name, fn, *args)
 
 
@@ -60,16 +67,23 @@ def cstr(value: str | None) -> bytes | None:
     return None if value is None else os.fsencode(value)
 
 
-def set_tracer(tracer: Tracer | None) -> None:
-    """Report every following call to `tracer` (None: stop tracing)."""
-    global _tracer
-    _tracer = tracer
+def add_tracer(tracer: Tracer) -> None:
+    """Report every following call to `tracer` too."""
+    global _tracers
+    _tracers = (*_tracers, tracer)
+
+
+def remove_tracer(tracer: Tracer) -> None:
+    """Stop reporting calls to `tracer`."""
+    global _tracers
+    _tracers = tuple(known for known in _tracers if known is not tracer)
 
 
 def set_trace_label(who: str) -> None:
     """Name the process in trace lines from now on ("container" after fork)."""
-    if isinstance(_tracer, PrintTracer):
-        _tracer.who = who
+    for tracer in _tracers:
+        if isinstance(tracer, PrintTracer):
+            tracer.who = who
 
 
 class PrintTracer:
@@ -81,10 +95,12 @@ class PrintTracer:
     """
 
     def __init__(self, fd: int, who: str = "dkr") -> None:
-        self.fd = fd
+        self.fd: int | None = fd
         self.who = who
 
     def __call__(self, name: str, args: tuple, result: object, error: OSError | None) -> None:
+        if self.fd is None:
+            return
         shown = ", ".join(format_value(arg) for arg in args)
         if error is not None:
             outcome = f"-1 {_errno_name(error.errno)} ({os.strerror(error.errno or 0)})"
@@ -93,7 +109,30 @@ class PrintTracer:
         else:
             outcome = format_value(result) if result is not None else "0"
         line = f"{self.who}[{os.getpid()}] {name}({shown}) = {outcome}\n"
-        os.write(self.fd, line.encode(errors="replace"))
+        try:
+            os.write(self.fd, line.encode(errors="replace"))
+        except OSError:  # the reader has gone (`… | head`): the trace ends, dkr goes on
+            self.fd = None
+
+
+class KillSwitch:
+    """Kills this process with SIGKILL right after its `after`th kernel call.
+
+    `DKR_KILL_AFTER=N` sets one, for the tests that show that a dkr killed
+    at any step of a container's life leaves nothing the next dkr does not
+    take back. Only the calls of the process that made the switch count,
+    not those of the container it forks.
+    """
+
+    def __init__(self, after: int) -> None:
+        self.left = after
+        self.pid = os.getpid()
+
+    def __call__(self, name: str, args: tuple, result: object, error: OSError | None) -> None:
+        if os.getpid() == self.pid:
+            self.left -= 1
+            if self.left == 0:
+                os.kill(self.pid, signal.SIGKILL)
 
 
 class Octal(int):

@@ -41,6 +41,8 @@ def execvpe(file: str, args: list[str], env: dict[str, str]) -> None:
 def _execvpe(file: str, args: list[str], env: dict[str, str]) -> None:
     """execvpe(3) by hand: os.execvpe imports modules as it goes, and after
     pivot_root the host's Python library is out of reach."""
+    if not file:  # as glibc: an empty name is no file, not the current directory
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT))
     if "/" in file:
         os.execve(file, args, env)
     denied = last = None
@@ -128,6 +130,11 @@ def unlink(path: str) -> None:
 def rmdir(path: str) -> None:
     """Remove an empty directory."""
     call("rmdir", os.rmdir, path)
+
+
+def rename(old: str, new: str) -> None:
+    """Give a file a new name, replacing whatever had it, in one step."""
+    call("rename", os.rename, old, new)
 
 
 class LockOp(enum.IntFlag):

@@ -25,14 +25,13 @@ bundle) gets what runc gives: a new namespace with loopback up.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from dkr.channel import Channel
 from dkr.config import Spec
-from dkr.errors import EXIT_DKR_FAILED, DkrError
+from dkr.errors import EXIT_DKR_FAILED, CleanUp, DkrError, shorten
 from dkr.linux import netlink
 from dkr.linux.netlink import Netlink
 from dkr.network import bridge, files
@@ -42,15 +41,13 @@ from dkr.network.ports import Proxy, parse_publish
 MODES = ("bridge", "none", "host")
 MODE_KEY = "dkr.network"  # annotation: bridge, none or host
 PORTS_KEY = "dkr.ports"  # annotation: published ports, "IP:HOSTPORT:CTRPORT,..."
-STATE = Path("/run/dkr")
-LEASES = STATE / "network"
-CONTAINERS = STATE / "containers"
+LEASES = Path("/run/dkr/network")  # the bridge's, shared by every dkr on the host
 
 
 def configure(spec: Spec, mode: str, publish: list[str]) -> None:
     """Record `dkr run --net MODE -p ...` in the spec (DkrError if they make no sense)."""
     if mode not in MODES:
-        raise DkrError(f"unknown network mode {mode!r}: use --net bridge, none or host")
+        raise DkrError(f"unknown network mode {shorten(mode)!r}: use --net bridge, none or host")
     ports = [parse_publish(item) for item in publish]
     if ports and mode != "bridge":
         raise DkrError(f"-p needs --net bridge: with --net {mode} there is no container port to publish")
@@ -80,31 +77,27 @@ class Attachment:
 
 class HostSide:
     """dkr's part: what the container's network needs on the host, made when
-    the child is ready and removed when the container has ended."""
+    the child is ready and removed when the container has ended. Its files
+    go into the container's state directory."""
 
-    def __init__(self, spec: Spec, pid: int) -> None:
+    def __init__(self, spec: Spec, pid: int, container_id: str, state_directory: Path) -> None:
         self.spec = spec
         self.pid = pid
-        self.name = os.urandom(4).hex()  # of the state directory and of the veth
-        self.undo = contextlib.ExitStack()  # what to remove, last made first
+        self.veth = f"veth{container_id[:11]}"  # a link's name has at most 15 characters
+        self.state_directory = state_directory
+        self.undo = CleanUp()  # what to remove, last made first
 
     def __enter__(self) -> HostSide:
         return self
 
-    def __exit__(self, *_exc: object) -> None:
-        self.undo.close()
+    def __exit__(self, *exc: object) -> None:
+        self.undo.__exit__(*exc)
 
     def connect(self) -> str:
         """The child is ready: make the host's side; the text of the "go"."""
         mode = self.spec.annotations[MODE_KEY]
-        state = CONTAINERS / self.name
-        attachment = Attachment(files=str(state))
+        attachment = Attachment(files=str(self.state_directory))
         allocator = Allocator(LEASES, bridge.SUBNET, {bridge.GATEWAY})
-        CONTAINERS.mkdir(parents=True, exist_ok=True)
-        with allocator.locked():
-            files.reclaim_stale(CONTAINERS)  # left by a dkr that was killed
-            self.undo.callback(files.remove, state)
-            files.make_directory(state)
         address = None
         if mode == "bridge":
             lease = self.attach_to_bridge(allocator)
@@ -114,7 +107,8 @@ class HostSide:
             if PORTS_KEY in self.spec.annotations:
                 ports = [parse_publish(item) for item in self.spec.annotations[PORTS_KEY].split(",")]
                 self.undo.callback(Proxy(ports, address).stop)
-        files.write(state, self.spec.hostname or "", address, host_network=mode == "host")
+        files.write(self.state_directory, self.spec.hostname or "", address,
+                    host_network=mode == "host")
         return attachment.to_text()
 
     def attach_to_bridge(self, allocator: Allocator) -> Lease:
@@ -124,9 +118,9 @@ class HostSide:
                 dkr0 = bridge.ensure_bridge(nl)
                 lease = allocator.lease()
             self.undo.callback(lease.release)
-            veth = f"veth{self.name}"
-            self.undo.callback(_unplug, veth)
-            bridge.plug_in(nl, dkr0, veth, self.pid)
+            bridge.new_veth(nl, self.veth, self.pid)
+            self.undo.callback(_unplug, self.veth)
+            bridge.plug_in(nl, dkr0, self.veth)
         return lease
 
 

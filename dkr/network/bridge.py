@@ -79,9 +79,14 @@ def bridge_mac() -> bytes:
     return bytes(mac)
 
 
-def plug_in(nl: Netlink, bridge: Link, veth: str, pid: int) -> None:
-    """A veth pair from the bridge into the network namespace of process `pid`, where it is eth0."""
+def new_veth(nl: Netlink, veth: str, pid: int) -> None:
+    """A veth pair: `veth` on the host, its peer eth0 in the network namespace
+    of process `pid`. When that namespace ends, the kernel deletes both."""
     nl.send(netlink.new_veth(veth, "eth0", pid))
+
+
+def plug_in(nl: Netlink, bridge: Link, veth: str) -> None:
+    """Make the host's end of a veth pair a port of the bridge, and bring it up."""
     nl.send(netlink.set_link(veth, master=bridge))
 
 

@@ -3,25 +3,19 @@
 
 The root file system may be shared by many containers, or read-only, so dkr
 does not write into it: it writes the three files into the container's
-state directory under /run/dkr and bind-mounts each one over the rootfs's
-(read-only if the root is). The directory also names its owner, the dkr
-that made it, so that the next dkr can remove it if that one was killed.
+state directory (see `dkr.state`) and bind-mounts each one over the
+rootfs's (read-only if the root is).
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
 from pathlib import Path
 
 from dkr.config import Mount
-from dkr.linux import unistd
-from dkr.linux.unistd import OFlag
-from dkr.network.owners import is_stale, owner_id
+from dkr.state import write_whole
 
 FILES = ("hosts", "hostname", "resolv.conf")
-OWNER = "owner"
 LOCALHOST = """\
 127.0.0.1\tlocalhost
 ::1\tlocalhost ip6-localhost ip6-loopback
@@ -49,14 +43,6 @@ def resolv_conf(host: str) -> str:
     return "".join(kept)
 
 
-def make_directory(directory: Path) -> None:
-    """The container's state directory, owned by this dkr. Made under the
-    same lock as `reclaim_stale` runs under, which must never see it without
-    its owner."""
-    unistd.mkdir(str(directory), 0o755)
-    _write(directory / OWNER, f"{owner_id(os.getpid())}\n")
-
-
 def write(directory: Path, hostname: str, address: str | None, host_network: bool) -> None:
     """The three files, in `directory`. With the host's network the container
     gets the host's hosts and resolv.conf as they are."""
@@ -65,44 +51,13 @@ def write(directory: Path, hostname: str, address: str | None, host_network: boo
     else:
         texts = [hosts(hostname, address), hostname + "\n", resolv_conf(_read("/etc/resolv.conf"))]
     for name, text in zip(FILES, texts):
-        _write(directory / name, text)
-
-
-def remove(directory: Path) -> None:
-    """Remove what `write` made (whatever of it exists)."""
-    for name in (*FILES, OWNER):
-        with contextlib.suppress(FileNotFoundError):
-            unistd.unlink(str(directory / name))
-    with contextlib.suppress(FileNotFoundError):
-        unistd.rmdir(str(directory))
-
-
-def reclaim_stale(parent: Path) -> None:
-    """Remove the state directories under `parent` whose dkr is gone (call it
-    holding the allocator's lock, as `make_directory`)."""
-    if not parent.is_dir():
-        return
-    for directory in parent.iterdir():
-        try:
-            owner = (directory / OWNER).read_text()
-        except (FileNotFoundError, NotADirectoryError):
-            continue  # being made right now (or not dkr's)
-        if is_stale(owner):
-            remove(directory)
+        write_whole(directory / name, text, mode=0o644)  # the container's users read them
 
 
 def mounts(directory: str, readonly: bool) -> list[Mount]:
     """Bind mounts of the three files over the container's /etc."""
     options = ["rbind", "ro"] if readonly else ["rbind"]
     return [Mount(f"/etc/{name}", "bind", f"{directory}/{name}", list(options)) for name in FILES]
-
-
-def _write(path: Path, text: str) -> None:
-    fd = unistd.open_fd(str(path), OFlag.O_CREAT | OFlag.O_EXCL | OFlag.O_WRONLY | OFlag.O_CLOEXEC)
-    try:
-        unistd.write(fd, text.encode())
-    finally:
-        unistd.close(fd)
 
 
 def _read(path: str) -> str:

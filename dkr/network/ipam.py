@@ -8,23 +8,26 @@ the dkr that owns it. Creating it with O_CREAT|O_EXCL fails if it already
 exists, so no address is handed out twice. A dkr that dies without
 cleaning up leaves its lease behind; the next allocation sees that its
 owner is gone and takes the address back. All of this happens under
-flock(2) on one lock file, so that taking back a stale lease never races
+flock(2) on the directory, so that taking back a stale lease never races
 with another dkr taking the same address.
+
+The leases belong to the bridge, which every dkr on the host shares, so
+they live in one place whatever the state root of the containers.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import Iterator
 
+from dkr import state
 from dkr.errors import DkrError
 from dkr.linux import unistd
-from dkr.linux.unistd import LockOp, OFlag
-from dkr.network.owners import is_stale, owner_id
+from dkr.linux.unistd import OFlag
+from dkr.owners import is_stale, me
 
 
 @dataclass(frozen=True)
@@ -49,16 +52,11 @@ class Allocator:
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
-        """Hold the lock of dkr's shared state: one dkr at a time takes an
-        address, makes the bridge, or takes back what a killed dkr left."""
+        """Hold the lock of the network's shared state: one dkr at a time
+        takes an address, makes the bridge, or takes back a killed dkr's lease."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        flags = OFlag.O_CREAT | OFlag.O_RDWR | OFlag.O_CLOEXEC
-        fd = unistd.open_fd(str(self.directory / "lock"), flags, 0o600)
-        try:
-            unistd.flock(fd, LockOp.LOCK_EX)
+        with state.locked(self.directory):
             yield
-        finally:
-            unistd.close(fd)  # closing drops the lock
 
     def lease(self) -> Lease:
         """The lowest free address, leased to this process. Call it holding `locked()`."""
@@ -72,7 +70,7 @@ class Allocator:
             except FileExistsError:
                 continue
             try:
-                unistd.write(fd, f"{owner_id(os.getpid())}\n".encode())
+                unistd.write(fd, f"{me()}\n".encode())
             finally:
                 unistd.close(fd)
             return Lease(address, path)
@@ -85,7 +83,7 @@ class Allocator:
             try:
                 address = IPv4Address(path.name)
             except ValueError:
-                continue  # the lock file
+                continue  # not a lease
             if address not in self.subnet:
                 continue
             try:

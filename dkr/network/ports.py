@@ -26,12 +26,13 @@ import threading
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 
-from dkr.errors import DkrError
+from dkr.errors import DkrError, shorten
 from dkr.linux.syscall import call
 
 CHUNK = 65536
 MAX_PENDING = 4 * CHUNK  # stop reading a side while this much waits to be written to the other
-PUBLISH = re.compile(r"^(?:(?P<ip>[0-9.]+):)?(?P<host>\d+):(?P<container>\d+)(?:/(?P<proto>[a-z]+))?$")
+PUBLISH = re.compile(r"(?:(?P<ip>[0-9.]+):)?(?P<host>[0-9]+):(?P<container>[0-9]+)(?:/(?P<proto>[a-z]+))?",
+                     re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -48,19 +49,20 @@ class Published:
 
 def parse_publish(text: str) -> Published:
     """`[IP:]HOSTPORT:CTRPORT[/tcp]`, as `docker run -p` takes it."""
-    match = PUBLISH.match(text)
+    match = PUBLISH.fullmatch(text)
+    shown = shorten(text)
     if not match:
-        raise DkrError(f"bad port mapping {text!r}: use -p HOSTPORT:CTRPORT")
+        raise DkrError(f"bad port mapping {shown!r}: use -p HOSTPORT:CTRPORT")
     if match["proto"] not in (None, "tcp"):
-        raise DkrError(f"bad port mapping {text!r}: dkr publishes TCP ports only")
+        raise DkrError(f"bad port mapping {shown!r}: dkr publishes TCP ports only")
     host_port, container_port = int(match["host"]), int(match["container"])
     if not (0 < host_port < 65536 and 0 < container_port < 65536):
-        raise DkrError(f"bad port mapping {text!r}: ports are numbers from 1 to 65535")
+        raise DkrError(f"bad port mapping {shown!r}: ports are numbers from 1 to 65535")
     host_ip = match["ip"] or "0.0.0.0"
     try:
         IPv4Address(host_ip)
     except ValueError:
-        raise DkrError(f"bad port mapping {text!r}: {host_ip} is not an IPv4 address") from None
+        raise DkrError(f"bad port mapping {shown!r}: {host_ip} is not an IPv4 address") from None
     return Published(host_port, container_port, host_ip)
 
 

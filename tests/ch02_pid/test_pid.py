@@ -10,9 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import alive, children, container_pid, wait_for_line
-from conftest import reclaim_state_of_killed_dkr  # chapter: 4
-from conftest import cgroups_of, remove_cgroups  # chapter: 5
+from conftest import alive, children, container_pid, take_back_after_killed_dkr, wait_for_line
 
 
 def test_command_is_pid_1(dkr):
@@ -75,12 +73,11 @@ def test_everything_in_the_container_ends_with_pid_1(dkr):
     assert not [pid for pid in os.listdir("/proc") if pid.isdigit() and _cmdline(pid) == "sleep 4242"]
 
 
-def test_container_dies_with_dkr(start_dkr):
+def test_container_dies_with_dkr(dkr, start_dkr):
     process = start_dkr("run", "sh", "-c", "echo ready; sleep 30")
     wait_for_line(process, "ready")
     init = container_pid(process)
     grandchildren = children(init)
-    left_behind = cgroups_of(init)  # chapter: 5
     process.kill()  # SIGKILL: dkr gets no chance to clean up
     process.wait(timeout=10)
     deadline = time.monotonic() + 10
@@ -88,8 +85,7 @@ def test_container_dies_with_dkr(start_dkr):
         time.sleep(0.05)
     assert not alive(init)
     assert not any(map(alive, grandchildren))
-    reclaim_state_of_killed_dkr()  # chapter: 4
-    remove_cgroups(left_behind)  # chapter: 5
+    take_back_after_killed_dkr(dkr)
 
 
 def test_trace_shows_the_new_pid_namespace(dkr):

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import container_pid, ip_json, link_names, state_entries
-from conftest import cgroups_of, remove_cgroups  # chapter: 5
+from conftest import container_pid, ip_json, link_names, mount_points, state_entries, state_root
 
 # In the container: a web server on port 80, then our address, then "ready".
 SERVE = ("mkdir -p /www && echo \"hello from $(hostname)\" > /www/index.html && httpd -p 80 -h /www"
@@ -59,14 +58,9 @@ def veths_on_dkr0() -> dict[str, dict]:
             if bridge and link.get("master") == "dkr0"}
 
 
-def leftovers(before_links: set[str], before_state: set[str]) -> list[str]:
-    """Links and /run/dkr entries that were not there before (the bridge and
-    the allocator's lock excepted: they stay)."""
-    new_links = link_names() - before_links - {"dkr0"}
-    new_state = {path for path in state_entries() - before_state
-                 if not path.endswith("/lock") and path not in ("/run/dkr", "/run/dkr/network",
-                                                                 "/run/dkr/containers")}
-    return sorted(new_links | new_state)
+def leftovers(data_dir: Path, before_links: set[str], before_state: set[str]) -> list[str]:
+    """Links, leases and state that were not there before (the bridge excepted: it stays)."""
+    return sorted((link_names() - before_links) | (state_entries(data_dir) - before_state))
 
 
 def test_container_has_loopback_and_eth0_with_an_address(dkr):
@@ -137,6 +131,7 @@ def ip(*args: str) -> None:
 def outside(root):
     """A network namespace playing the internet: 192.168.231.2, reached from the
     host (192.168.231.1) through a veth of its own, with no route to 10.123.0.0/16."""
+    netns_mounted = "/run/netns" in mount_points()  # `ip netns add` mounts it on first use
     ip("netns", "add", OUTSIDE)
     try:
         ip("link", "add", "dkrtest-out", "type", "veth", "peer", "name", "eth0", "netns", OUTSIDE)
@@ -155,6 +150,9 @@ def outside(root):
     finally:
         subprocess.run(["ip", "link", "del", "dkrtest-out"], capture_output=True)
         ip("netns", "del", OUTSIDE)
+        if not netns_mounted and "/run/netns" in mount_points():
+            subprocess.run(["umount", "/run/netns"], check=True)
+            os.rmdir("/run/netns")
 
 
 def test_outbound_traffic_is_masqueraded(dkr, outside: str):
@@ -167,9 +165,9 @@ def test_outbound_traffic_is_masqueraded(dkr, outside: str):
 
 
 def test_ten_containers_at_once_get_ten_addresses(root, data_dir, rootfs):
+    """(As after every test, nothing is left: see conftest's leaves_nothing.)"""
     from conftest import dkr_command, dkr_env
 
-    before_links, before_state = link_names(), state_entries()
     command = dkr_command("run", "--rootfs", str(rootfs), "sh", "-c", "ip -o -4 addr show dev eth0; sleep 1")
     processes = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                   env=dkr_env(data_dir)) for _ in range(10)]
@@ -177,7 +175,6 @@ def test_ten_containers_at_once_get_ten_addresses(root, data_dir, rootfs):
     assert all(process.returncode == 0 for process in processes), [err for _, err in outputs]
     addresses = [INET.search(out)[1] for out, _ in outputs]
     assert len(set(addresses)) == 10, addresses
-    assert leftovers(before_links, before_state) == []
 
 
 def test_none_has_only_loopback(dkr):
@@ -219,40 +216,38 @@ def test_etc_files_are_read_only_with_a_read_only_root(dkr):
      "dkr: -p needs --net bridge: with --net host there is no container port to publish\n"),
 ])
 def test_bad_network_options_are_one_clear_line(dkr, args: list[str], message: str):
-    before_links, before_state = link_names(), state_entries()
     result = dkr("run", *args, "true")
     assert (result.returncode, result.stderr) == (125, message)
-    assert leftovers(before_links, before_state) == []
 
 
 def test_a_taken_host_port_is_one_clear_line(dkr):
     with socket.create_server(("0.0.0.0", 0)) as taken:
         port = taken.getsockname()[1]
-        before_links, before_state = link_names(), state_entries()
         result = dkr("run", "-p", f"{port}:80", "echo", "started")
     assert (result.returncode, result.stdout) == (125, "")
     assert result.stderr == f"dkr: host port {port} is already in use (-p {port}:80): choose another host port\n"
-    assert leftovers(before_links, before_state) == []
 
 
-def test_state_of_a_killed_dkr_is_taken_back_by_the_next(dkr, start_dkr):
-    before_links, before_state = link_names(), state_entries()
+def test_state_of_a_killed_dkr_is_taken_back_by_the_next(dkr, start_dkr, data_dir: Path):
+    before_links, before_state = link_names(), state_entries(data_dir)
     process = start_dkr("run", "sh", "-c", "echo ready; exec sleep 60")
     assert process.stdout.readline() == "ready\n"
     init = container_pid(process)
-    left_behind = cgroups_of(init)  # chapter: 5
     process.kill()  # dkr gets no chance to clean up; the container dies with it
     process.wait(timeout=10)
     deadline = time.monotonic() + 10
     while os.path.exists(f"/proc/{init}") and time.monotonic() < deadline:
         time.sleep(0.05)
-    remove_cgroups(left_behind)  # chapter: 5
-    assert any("/run/dkr/containers/" in path for path in leftovers(before_links, before_state))
+    left = leftovers(data_dir, before_links, before_state)
+    assert any(path.startswith(f"{state_root(data_dir)}/") for path in left), \
+        f"a killed dkr left no state directory in {state_root(data_dir)}: {left}"
+    assert any(path.startswith("/run/dkr/network/10.123.") for path in left), \
+        f"a killed dkr left no lease: {left}"
     assert dkr("run", "true").returncode == 0
     deadline = time.monotonic() + 5  # the veth goes when the kernel ends the container's namespace
-    while leftovers(before_links, before_state) and time.monotonic() < deadline:
+    while leftovers(data_dir, before_links, before_state) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert leftovers(before_links, before_state) == []
+    assert leftovers(data_dir, before_links, before_state) == []
 
 
 def first(calls: list[str], pattern: str) -> int:

@@ -19,7 +19,8 @@ from dkr.config import Spec, Process, Root
 from dkr.errors import DkrError
 from dkr.network import Attachment, configure, files
 from dkr.network.ipam import Allocator
-from dkr.network.owners import is_stale, owner_id
+from dkr.owners import is_stale, owner_id
+from dkr import state
 from dkr.network.ports import Proxy, Published, parse_publish
 
 SUBNET = IPv4Network("10.9.0.0/29")  # .1 to .6: .1 is the gateway, five for containers
@@ -107,11 +108,13 @@ def test_resolv_conf_drops_the_hosts_loopback_nameservers(host: str, container: 
 
 
 def test_state_of_a_dead_dkr_is_removed(tmp_path: Path):
-    for name, owner in (("dead", f"{dead_pid()} 1"), ("alive", owner_id(os.getpid()))):
+    for name, owner in (("dead", f"{dead_pid()} 1"), ("alive", owner_id(os.getpid())),
+                        ("ownerless", None)):
         (tmp_path / name).mkdir()
-        (tmp_path / name / "owner").write_text(owner)
+        if owner is not None:
+            (tmp_path / name / "owner").write_text(owner)
         (tmp_path / name / "hosts").write_text("")
-    files.reclaim_stale(tmp_path)
+    state.reclaim_stale(tmp_path)
     assert [path.name for path in tmp_path.iterdir()] == ["alive"]
 
 

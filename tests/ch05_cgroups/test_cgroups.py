@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import cgroups_of, container_pid, wait_for_line
+from conftest import container_pid, wait_for_line
 from dkr import cgroups
 from dkr.cgroups import convert
 from dkr.cgroups.driver import Cgroup

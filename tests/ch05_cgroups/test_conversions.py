@@ -214,7 +214,7 @@ def test_cpus_is_a_quota_of_100ms_periods():
 
 
 def options(*argv: str) -> argparse.Namespace:
-    return build_parser().parse_args(["run", *argv, "true"])
+    return build_parser()[0].parse_args(["run", *argv, "true"])
 
 
 def test_docker_options_become_the_specs_resources(monkeypatch):
@@ -229,10 +229,10 @@ def test_docker_options_become_the_specs_resources(monkeypatch):
     assert resources_from_args(options()) == Resources()
 
 
-def test_without_swap_accounting_the_default_swap_is_dropped_with_a_warning(monkeypatch, capsys):
+def test_without_swap_accounting_the_default_swap_is_dropped_with_a_warning(monkeypatch, capfd):
     monkeypatch.setattr("dkr.cgroups.accounts_swap", lambda: False)
     assert resources_from_args(options("--memory", "64m")).memory.swap is None
-    assert "warning: this host's kernel does not account swap" in capsys.readouterr().err
+    assert "warning: this host's kernel does not account swap" in capfd.readouterr().err
 
 
 @pytest.mark.parametrize("argv, words", [

@@ -1,0 +1,109 @@
+# chapter: 4
+"""The host's record of each container: a state directory named by its id.
+
+What dkr keeps on the host for a running container lives in one directory,
+`$DKR_STATE/<id>` (by default /run/dkr/containers/<id>): the files it
+mounts into the container (/etc/hosts and its friends), and a note of
+everything else it made that outlives a killed dkr, written before it is
+made (from chapter 5 on: the container's cgroup).
+
+The directory names its owner, the dkr running the container. A dkr killed
+with SIGKILL removes nothing, so before making a new directory, dkr takes
+back every one whose owner is gone, with all it notes. Both happen under
+a lock on the state root, so a directory is never seen half made. (/run is
+a tmpfs: a reboot empties it, as it ends every container.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Iterator
+
+from dkr import owners
+from dkr.errors import DkrError
+from dkr.linux import unistd
+from dkr.linux.unistd import LockOp, OFlag
+
+ROOT = Path(os.environ.get("DKR_STATE", "/run/dkr/containers"))
+OWNER = "owner"
+
+
+@contextlib.contextmanager
+def claimed(container_id: str) -> Iterator[Path]:
+    """The container's state directory, owned by this dkr while the block runs."""
+    directory = ROOT / container_id
+    ROOT.mkdir(parents=True, exist_ok=True)
+    with locked(ROOT):
+        reclaim_stale(ROOT)
+        try:
+            unistd.mkdir(str(directory), 0o700)
+        except FileExistsError:
+            raise DkrError(f"a container with the id {container_id} exists already") from None
+        write_whole(directory / OWNER, f"{owners.me()}\n")
+    try:
+        yield directory
+    finally:
+        remove(directory)
+
+
+@contextlib.contextmanager
+def locked(directory: Path) -> Iterator[None]:
+    """Hold an exclusive flock(2) on `directory` while the block runs.
+
+    Every dkr that makes or takes back what is in the directory holds it;
+    the kernel drops it when the file is closed, or its holder killed."""
+    fd = unistd.open_fd(str(directory), OFlag.O_DIRECTORY | OFlag.O_CLOEXEC)
+    try:
+        unistd.flock(fd, LockOp.LOCK_EX)
+        yield
+    finally:
+        unistd.close(fd)
+
+
+def write_whole(path: Path, text: str, mode: int = 0o600) -> None:
+    """Write a file so that nobody ever reads it half written: into a
+    temporary name first, then renamed into place."""
+    temporary = path.with_name(f".{path.name}.new")
+    flags = OFlag.O_CREAT | OFlag.O_TRUNC | OFlag.O_WRONLY | OFlag.O_CLOEXEC
+    fd = unistd.open_fd(str(temporary), flags, mode)
+    try:
+        unistd.write(fd, text.encode())
+    finally:
+        unistd.close(fd)
+    unistd.rename(str(temporary), str(path))
+
+
+def reclaim_stale(root: Path) -> None:
+    """Take back what killed dkrs left in `root`: each directory whose owner
+    is gone, or that has none (its dkr was killed while making it). Call it
+    holding `locked(root)`, under which every directory gets its owner."""
+    for directory in root.iterdir():
+        if not directory.is_dir() or directory.name.startswith("."):
+            continue
+        try:
+            owner = (directory / OWNER).read_text()
+        except FileNotFoundError:
+            owner = ""
+        if owners.is_stale(owner):
+            take_back(directory)
+
+
+def take_back(directory: Path) -> None:
+    """Remove what a dead dkr made for its container, as its notes say,
+    then the directory. The notes go last, so that a dkr killed while
+    doing this leaves a directory that the next one takes back again."""
+    from dkr import cgroups  # chapter: 5
+
+    cgroups.take_back(directory)  # chapter: 5
+    remove(directory)
+
+
+def remove(directory: Path) -> None:
+    """Remove a state directory and the files in it, the owner last."""
+    with contextlib.suppress(FileNotFoundError):
+        for entry in sorted(directory.iterdir(), key=lambda path: path.name == OWNER):
+            with contextlib.suppress(FileNotFoundError):
+                unistd.unlink(str(entry))
+        unistd.rmdir(str(directory))
