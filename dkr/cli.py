@@ -68,14 +68,14 @@ def main(argv: list[str] | None = None) -> int:
     args, unknown = parser.parse_known_args(argv)
     if unknown:  # options of a command that the command does not have
         commands[args.verb].error(f"unknown option {unknown[0]}")
-    kill_after = os.environ.get("DKR_KILL_AFTER", "")
-    if args.trace or kill_after.isdigit():
+    kill_after = os.environ.get("DKR_KILL_AFTER")
+    if args.trace or kill_after:
         from dkr.linux import syscall
 
         if args.trace:
             syscall.add_tracer(syscall.PrintTracer(os.dup(2)))
-        if kill_after.isdigit():
-            syscall.add_tracer(syscall.KillSwitch(int(kill_after)))
+        if kill_after and (switch := syscall.KillSwitch.parse(kill_after)):
+            syscall.add_tracer(switch)
     try:
         return args.handler(args)
     except DkrError as error:

@@ -8,6 +8,7 @@ import contextlib  # chapter: 4
 import json  # chapter: 4
 import os
 import shutil  # chapter: 4
+import socket  # chapter: 4
 import signal
 import subprocess
 import sys
@@ -77,17 +78,18 @@ def dkr(root, data_dir: Path, rootfs: Path):
     """Run `dkr ARGS…` to completion: a CompletedProcess with text output.
 
     `dkr run` gets `--rootfs <test rootfs>` unless the test gives a root or
-    asks for dkr's default one. stdin is /dev/null unless `input` is given.
+    asks for dkr's default one. stdin is /dev/null unless `input` is given;
+    `env` adds to dkr's environment.
     """
 
     def run(*args: str, input: str | None = None, timeout: float = 60,
-            default_rootfs: bool = False, **kwargs):
+            default_rootfs: bool = False, env: dict[str, str] | None = None, **kwargs):
         return subprocess.run(
             dkr_command(*(args if default_rootfs else with_test_rootfs(args, rootfs))),
             input=input,
             stdin=None if input is not None else subprocess.DEVNULL,
             capture_output=True, text=True, timeout=timeout, cwd=TREE,
-            env=dkr_env(data_dir), **kwargs,
+            env={**dkr_env(data_dir), **(env or {})}, **kwargs,
         )
 
     return run
@@ -98,11 +100,11 @@ def start_dkr(root, data_dir: Path, rootfs: Path):
     """Start `dkr ARGS…` in the background: a Popen, killed at the test's end."""
     started: list[subprocess.Popen] = []
 
-    def start(*args: str, **kwargs) -> subprocess.Popen:
+    def start(*args: str, env: dict[str, str] | None = None, **kwargs) -> subprocess.Popen:
         process = subprocess.Popen(
             dkr_command(*with_test_rootfs(args, rootfs)), stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=TREE,
-            env=dkr_env(data_dir), **kwargs,
+            env={**dkr_env(data_dir), **(env or {})}, **kwargs,
         )
         started.append(process)
         return process
@@ -239,6 +241,13 @@ def ip_json(*args: str) -> list[dict]:
         return []
     result = subprocess.run(["ip", "-j", *args], capture_output=True, text=True, check=True)
     return json.loads(result.stdout or "[]")
+
+
+def free_port() -> int:
+    """A TCP port that no one on the host listens on (now)."""
+    with socket.socket() as sock:
+        sock.bind(("0.0.0.0", 0))
+        return sock.getsockname()[1]
 
 
 def link_names() -> set[str]:

@@ -116,23 +116,33 @@ class PrintTracer:
 
 
 class KillSwitch:
-    """Kills this process with SIGKILL right after its `after`th kernel call.
+    """Sends this process `sig` (SIGKILL) right after its `after`th kernel call.
 
-    `DKR_KILL_AFTER=N` sets one, for the tests that show that a dkr killed
-    at any step of a container's life leaves nothing the next dkr does not
-    take back. Only the calls of the process that made the switch count,
-    not those of the container it forks.
+    `DKR_KILL_AFTER=N` sets one (`N:SIGSTOP` stops dkr instead), for the
+    tests that show that a dkr killed at any step of a container's life
+    leaves nothing the next dkr does not take back, or that a signal
+    arriving at any step is handled. Only the calls of the process that made
+    the switch count, not those of the container it forks.
     """
 
-    def __init__(self, after: int) -> None:
+    def __init__(self, after: int, sig: signal.Signals = signal.SIGKILL) -> None:
         self.left = after
+        self.sig = sig
         self.pid = os.getpid()
+
+    @classmethod
+    def parse(cls, text: str) -> KillSwitch | None:
+        """The switch that `DKR_KILL_AFTER`'s "N" or "N:SIGNAME" sets (None: a bad value)."""
+        after, _, name = text.partition(":")
+        if not after.isdigit() or name not in ("", *signal.Signals.__members__):
+            return None
+        return cls(int(after), signal.Signals[name] if name else signal.SIGKILL)
 
     def __call__(self, name: str, args: tuple, result: object, error: OSError | None) -> None:
         if os.getpid() == self.pid:
             self.left -= 1
             if self.left == 0:
-                os.kill(self.pid, signal.SIGKILL)
+                os.kill(self.pid, self.sig)
 
 
 class Octal(int):

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import container_pid, ip_json, link_names, mount_points, state_entries, state_root
+from conftest import (container_pid, free_port, ip_json, link_names, mount_points, state_entries,
+                      state_root)
 
 # In the container: a web server on port 80, then our address, then "ready".
 SERVE = ("mkdir -p /www && echo \"hello from $(hostname)\" > /www/index.html && httpd -p 80 -h /www"
@@ -96,12 +97,6 @@ def test_two_containers_reach_each_other(dkr, start_dkr):
     _, address = start_server(start_dkr, "--hostname", "first")
     result = dkr("run", "timeout", "10", "wget", "-q", "-O", "-", f"http://{address}/")
     assert result.stdout == "hello from first\n", result.stderr
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("0.0.0.0", 0))
-        return sock.getsockname()[1]
 
 
 def test_published_port_from_the_hosts_loopback(start_dkr):
