@@ -96,7 +96,8 @@ def open_missing_stdio() -> None:
         try:
             os.fstat(fd)
         except OSError:
-            from dkr.linux.unistd import OFlag, open_fd
+            from dkr.linux.unistd import OFlag, open_fd, set_inheritable
 
-            # The lowest free number, which is fd: the ones below it are open.
-            open_fd("/dev/null", OFlag.O_RDWR)
+            # The lowest free number is fd: the ones below it are open. Like
+            # the stdio it stands in for, it stays open across exec.
+            set_inheritable(open_fd("/dev/null", OFlag.O_RDWR))

@@ -83,11 +83,11 @@ def set_up(spec: Spec) -> None:
     # chapter: 3 {
     if not dev_is_bound(spec):  # the host's own /dev, or a directory of the host's
         make_devices(root)
-    pivot_into(root)
-    for path in spec.linux.masked_paths:
-        mask(path)
+    for path in spec.linux.masked_paths:  # with the host's /dev/null: the container's may be missing
+        mask(path_in_root(root, path))
     for path in spec.linux.readonly_paths:
-        make_readonly(path)
+        make_readonly(path_in_root(root, path))
+    pivot_into(root)
     if spec.root.readonly:
         make_readonly("/", bind_first=False)
     # }
@@ -98,11 +98,16 @@ def mount_entry(root: str, entry: Mount, points: MountPoints) -> None:
     options = parse_options(entry.options)
     flags = options.flags | (MS.MS_BIND if entry.type == "bind" else MS(0))
     target = path_in_root(root, entry.destination)
+    if target.rstrip("/") == root.rstrip("/"):
+        raise DkrError(f"refused to mount {entry.destination}: it is the root itself")
     if entry.type != "proc" and is_under(target, path_in_root(root, "/proc")):
         # A file mounted there would stand in for the kernel's (CVE-2019-19921).
         raise DkrError(f"refused to mount {entry.destination}: it leads into /proc")
-    points.make(target, directory=not (flags & MS.MS_BIND and entry.source
-                                       and not os.path.isdir(entry.source)))
+    directory = not (flags & MS.MS_BIND and entry.source and not os.path.isdir(entry.source))
+    if os.path.exists(target) and os.path.isdir(target) != directory:
+        raise DkrError(f"cannot mount {entry.source} on {entry.destination}: "
+                       f"one is a directory and the other is not")
+    points.make(target, directory=directory)
     fstype = None if flags & MS.MS_BIND else entry.type
     mount(entry.source, target, fstype, flags, options.data or None)
     if flags & MS.MS_BIND and flags & ~(MS.MS_BIND | MS.MS_REC):

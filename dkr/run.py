@@ -144,7 +144,7 @@ def volume_mount(volume: str) -> Mount:
         raise DkrError(f"no such host path for -v: {shorten(host)}")
     if not destination.startswith("/"):
         raise DkrError(f"bad volume {shown!r}: the container path must be absolute")
-    destination = os.path.normpath(destination)
+    destination = "/" + os.path.normpath(destination).lstrip("/")  # POSIX keeps a leading //
     if destination == "/":
         raise DkrError(f"bad volume {shown!r}: the container path must not be / (give --rootfs)")
     if is_under(destination, "/proc"):
@@ -260,7 +260,8 @@ def _root_path(rootfs: str | None) -> str:
 
         return default_rootfs()
     if not os.path.exists(rootfs):
-        raise DkrError(f"no such rootfs: {rootfs}")
+        raise DkrError(f"no such rootfs: {shorten(rootfs)}")
     if not os.path.isdir(rootfs):
-        raise DkrError(f"not a directory: {rootfs} (--rootfs takes a root file system's directory)")
+        raise DkrError(f"not a directory: {shorten(rootfs)} (--rootfs takes a root file system's "
+                       f"directory)")
     return os.path.abspath(rootfs)

@@ -4,12 +4,13 @@ and the final check that no test left anything behind."""
 
 from __future__ import annotations
 
-import contextlib  # chapter: 4
+import contextlib
 import json  # chapter: 4
 import os
+import re
 import shutil  # chapter: 4
-import socket  # chapter: 4
 import signal
+import socket  # chapter: 4
 import subprocess
 import sys
 import time
@@ -121,6 +122,83 @@ def start_dkr(root, data_dir: Path, rootfs: Path):
         if process.poll() is None:
             process.kill()
         process.wait(timeout=10)
+
+
+# The bad-input corpus ---------------------------------------------------------
+#
+# Each chapter's test_bad_input.py holds a table of Cases: an invocation, the
+# state of dkr's stdio and signals when it starts, and what dkr must do. Every
+# case checks the same promises: the exit status, at most one line on stderr
+# (dkr's own line, or the command's), no Python traceback, and (as after every
+# test) nothing left behind on the host.
+
+LAUNCHER = TREE / "bin" / "dkr"
+
+
+def _closing(*fds: int) -> Callable[[], None]:
+    return lambda: [os.close(fd) for fd in fds]
+
+
+def _ignoring(*signals: signal.Signals) -> Callable[[], None]:
+    return lambda: [signal.signal(sig, signal.SIG_IGN) for sig in signals]
+
+
+# How dkr's caller may have left its stdio and signals: name -> (stdin,
+# stdout, what to run in the child before exec). Where stderr is closed,
+# only the status can be checked.
+STARTS: dict[str, tuple[object, object, Callable[[], None] | None]] = {
+    "": (subprocess.DEVNULL, subprocess.PIPE, None),
+    "stdin closed": (subprocess.DEVNULL, subprocess.PIPE, _closing(0)),
+    "stdout closed": (subprocess.DEVNULL, subprocess.PIPE, _closing(1)),
+    "stderr closed": (subprocess.DEVNULL, subprocess.PIPE, _closing(2)),
+    "stdio closed": (subprocess.DEVNULL, subprocess.PIPE, _closing(0, 1, 2)),
+    "stdout /dev/full": (subprocess.DEVNULL, "/dev/full", None),
+    "stdin a directory": ("/", subprocess.PIPE, None),  # only bin/dkr can start so
+    "SIGCHLD ignored": (subprocess.DEVNULL, subprocess.PIPE, _ignoring(signal.SIGCHLD)),
+    "SIGHUP, SIGPIPE ignored": (subprocess.DEVNULL, subprocess.PIPE,
+                                _ignoring(signal.SIGHUP, signal.SIGPIPE)),
+}
+
+
+class Case:
+    """One invocation of the corpus: `dkr ARGS` started as `start` says (see
+    STARTS), which must exit with `status`, say `says` (a regular
+    expression for its one stderr line; "" for silence) and, if `out` is
+    given, write exactly that to stdout."""
+
+    def __init__(self, args: list[str], status: int, says: str = "", *, start: str = "",
+                 out: str | None = None, launcher: bool = False) -> None:
+        assert start in STARTS, start
+        self.args, self.status, self.says, self.start, self.out = args, status, says, start, out
+        self.launcher = launcher or start == "stdin a directory"
+
+    def __repr__(self) -> str:
+        shown = " ".join(arg if len(arg) < 30 else arg[:12] + f"…({len(arg)})" for arg in self.args)
+        return f"{shown} [{self.start}]" if self.start else shown
+
+    def run(self, data_dir: Path, rootfs: Path) -> None:
+        stdin, stdout, before_exec = STARTS[self.start]
+        args = with_test_rootfs(tuple(self.args), rootfs)
+        command = [str(LAUNCHER), *args] if self.launcher else dkr_command(*args)
+        env = {**dkr_env(data_dir), "DKR_PYTHON": sys.executable}
+        with contextlib.ExitStack() as files:
+            if isinstance(stdin, str):  # a path: open it (a directory too)
+                stdin = os.open(stdin, os.O_RDONLY)
+                files.callback(os.close, stdin)
+            if isinstance(stdout, str):
+                stdout = os.open(stdout, os.O_WRONLY)
+                files.callback(os.close, stdout)
+            result = subprocess.run(command, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE,
+                                    preexec_fn=before_exec, cwd=TREE, env=env, timeout=60)
+        err = result.stderr.decode(errors="surrogateescape")
+        out = (result.stdout or b"").decode(errors="surrogateescape")
+        assert "Traceback" not in err, err
+        assert result.returncode == self.status, f"exit status {result.returncode}, saying {err!r}"
+        if self.start not in ("stderr closed", "stdio closed"):
+            assert err.count("\n") <= 1, f"more than one line on stderr: {err!r}"
+            assert re.fullmatch(self.says, err.rstrip("\n")), f"said {err!r}, not /{self.says}/"
+        if self.out is not None:
+            assert out == self.out
 
 
 def with_test_rootfs(args: tuple[str, ...], rootfs: Path) -> list[str]:

@@ -52,11 +52,11 @@ def mount(
     """Attach a file system (or, with MS_BIND, a directory) at `target`."""
 
     def invoke(source, target, fstype, flags, data):
-        check(libc.mount(cstr(source), cstr(target), cstr(fstype), int(flags), cstr(data)))
+        check(libc.mount(cstr(source), cstr(target), cstr(fstype), int(flags), cstr(data)), target)
 
     call("mount", invoke, source, target, fstype, MountFlags(flags), data)
 
 
 def umount2(target: str, flags: UmountFlags = UmountFlags(0)) -> None:
     """Detach the mount at `target`."""
-    call("umount2", lambda t, f: check(libc.umount2(cstr(t), int(f))), target, flags)
+    call("umount2", lambda t, f: check(libc.umount2(cstr(t), int(f)), t), target, flags)

@@ -54,11 +54,11 @@ def call_noreturn(name: str, fn: Callable[..., object], *args: object) -> None:
     call(name, fn, *args)
 
 
-def check(result: int) -> int:
-    """Turn libc's "-1 and errno" convention into an `OSError`."""
+def check(result: int, filename: str | None = None) -> int:
+    """Turn libc's "-1 and errno" convention into an `OSError` (about `filename`)."""
     if result == -1:
         errno = ctypes.get_errno()
-        raise OSError(errno, os.strerror(errno))
+        raise OSError(errno, os.strerror(errno), filename)
     return result
 
 

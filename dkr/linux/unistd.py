@@ -101,6 +101,11 @@ def close(fd: int) -> None:
     call("close", os.close, fd)
 
 
+def set_inheritable(fd: int) -> None:
+    """Keep `fd` open across exec (clear FD_CLOEXEC, which Python sets on every new fd)."""
+    call("fcntl", os.set_inheritable, fd, True)
+
+
 def mkdir(path: str, mode: int = 0o755) -> None:
     """Create a directory."""
     call("mkdir", os.mkdir, path, Octal(mode))
