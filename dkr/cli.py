@@ -8,6 +8,7 @@ almost nothing; each command's module is loaded when that command runs.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 from typing import NoReturn
 
@@ -82,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         report(str(error))
         return error.exit_code
     except OSError as error:
-        report(describe(error))
+        hint = " (dkr needs root's capabilities: run it as root)" if error.errno == errno.EPERM else ""
+        report(describe(error) + hint)
         return EXIT_DKR_FAILED
     except KeyboardInterrupt:  # Ctrl-C before the container started: nothing to say
         return EXIT_INTERRUPTED

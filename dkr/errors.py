@@ -35,8 +35,7 @@ def describe(error: BaseException) -> str:
 
 
 def shorten(text: str) -> str:
-    """`text` cut to SHOWN_LENGTH characters, its line breaks shown as \\n."""
-    text = text.replace("\n", "\\n")
+    """`text` cut to SHOWN_LENGTH characters (`report` shows a line break as \\n)."""
     return text if len(text) <= SHOWN_LENGTH else text[:SHOWN_LENGTH - 3] + "..."
 
 

@@ -172,6 +172,7 @@ NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?|\.[0-9]+", re.ASCII)
 INTEGER = re.compile(r"-?[0-9]+", re.ASCII)
 MAX_BYTES = (1 << 63) - 1  # what the kernel's 64-bit limits can hold
 MIN_SHARES, MAX_SHARES = 2, 262144  # the kernel's range for cpu.shares
+MAX_PIDS = 4_194_304  # the kernel's most processes (PID_MAX_LIMIT), so pids.max's
 MIN_MEMORY = 6 << 20  # Docker's minimum; less is most likely a missing unit (64 is 64 bytes)
 CPU_PERIOD = 100_000  # microseconds: --cpus N is a quota of N periods per period
 
@@ -179,7 +180,8 @@ CPU_PERIOD = 100_000  # microseconds: --cpus N is a quota of N periods per perio
 def resources_from_args(args: argparse.Namespace) -> Resources:
     """The limits of --memory, --cpus, --pids-limit… as `linux.resources`, with
     Docker's meanings and Docker's checks."""
-    memory = Memory(limit=args.memory, reservation=args.memory_reservation, swap=args.memory_swap)
+    memory = Memory(limit=args.memory or None, reservation=args.memory_reservation or None,
+                    swap=args.memory_swap or None)  # as in Docker, 0 leaves a limit unset
     if memory.limit is not None and memory.limit < MIN_MEMORY:
         raise DkrError("--memory must be at least 6m (a number without a unit is bytes)")
     if memory.swap is not None and not memory.limit:
@@ -193,6 +195,8 @@ def resources_from_args(args: argparse.Namespace) -> Resources:
     cpu = CPU(shares=args.cpu_shares or None, cpus=args.cpuset_cpus, mems=args.cpuset_mems)
     if args.cpus is not None:
         cpu.quota, cpu.period = cpus_to_quota(args.cpus), CPU_PERIOD
+    if args.pids_limit is not None and args.pids_limit > MAX_PIDS:
+        raise DkrError(f"--pids-limit must be at most {MAX_PIDS} (-1: unlimited)")
     pids = Pids(None if args.pids_limit is None else args.pids_limit if args.pids_limit > 0 else -1)
     return Resources(memory=memory, cpu=cpu, pids=pids)
 

@@ -3,12 +3,18 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
+from conftest import dkr_command, dkr_env
 from dkr import cli
+from dkr.owners import owner_id
 from dkr.rootfs import build_rootfs
 
 
@@ -130,3 +136,24 @@ def test_rootfs_from_host_programs(dkr, tmp_path: Path):
     assert result.returncode == 0, result.stderr
     assert "usr" in result.stdout.split()
     assert "root:x:0:0" in result.stdout
+
+
+def test_a_half_built_default_rootfs_is_removed_by_the_next_dkr(dkr, tmp_path: Path):
+    """A dkr killed while it builds the default rootfs leaves its staging
+    directory; the next dkr that builds removes it (and not a live one's)."""
+    data = tmp_path / "data"
+    first = subprocess.Popen(dkr_command("run", "true"), env={**dkr_env(data)}, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 20
+    while not list((data / "rootfs").glob(".build-*")):
+        assert time.monotonic() < deadline and first.poll() is None, "dkr built no rootfs"
+        time.sleep(0.005)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    staged = list((data / "rootfs").glob(".build-*"))
+    assert staged, "the killed dkr left nothing to take back"
+    live = data / "rootfs" / f".build-{os.getpid()}-{owner_id(os.getpid()).split()[1]}-x"
+    live.mkdir()
+    assert dkr("run", "true", default_rootfs=True, env=dkr_env(data)).returncode == 0
+    assert sorted(path.name for path in (data / "rootfs").iterdir()) == sorted(["default-4", live.name])
+    live.rmdir()

@@ -152,3 +152,33 @@ def test_mount_defaults_are_dockers():
     assert "ro" in defaults.MOUNTS[3].options
     assert {"/proc/kcore", "/proc/keys", "/sys/firmware"} <= set(defaults.MASKED_PATHS)
     assert "/proc/sys" in defaults.READONLY_PATHS
+
+
+def test_a_volume_at_dev_gets_no_devices_made_in_it(dkr, tmp_path: Path):
+    """A directory of the host's is the user's: dkr makes no device node, link or
+    mount point in it (its own /dev and the mounts inside it give way)."""
+    (tmp_path / "mine").write_text("")
+    result = dkr("run", "-v", f"{tmp_path}:/dev", "ls", "/dev")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "mine\n", "")
+    assert [path.name for path in tmp_path.iterdir()] == ["mine"]
+
+
+def test_an_empty_rootfs_is_told_of_the_mount_points_made_in_it(dkr, tmp_path: Path):
+    result = dkr("run", "--rootfs", str(tmp_path), "sh")
+    note, error = result.stderr.splitlines()
+    assert note.startswith(f"dkr: note: made mount points in the root file system {tmp_path}: proc, dev")
+    assert {"proc", "dev", "sys"} <= {path.name for path in tmp_path.iterdir()}
+    assert (result.returncode, error) == (127, "dkr: exec sh: executable file not found in $PATH "
+                                               "(dkr runs a command of its root file system, not an "
+                                               "image: images arrive in chapter 9)")
+
+
+def test_a_symlink_in_the_rootfs_does_not_lead_a_volume_into_proc(dkr, rootfs: Path, tmp_path: Path):
+    link = rootfs / "dkr-test-into-proc"
+    link.symlink_to("/proc/sys/kernel")
+    try:
+        result = dkr("run", "-v", f"{tmp_path}:/dkr-test-into-proc/x", "true")
+    finally:
+        link.unlink()
+    assert (result.returncode, result.stderr) == (
+        125, "dkr: container set-up: refused to mount /dkr-test-into-proc/x: it leads into /proc\n")

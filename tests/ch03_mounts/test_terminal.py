@@ -136,3 +136,15 @@ def test_no_terminal_without_one(dkr):
 def test_tty_option_gives_a_terminal_to_piped_input(dkr):
     result = dkr("run", "-t", "sh", "-c", "tty", input="")
     assert result.stdout.strip() == "/dev/pts/0"
+
+
+def test_dkr_ends_when_the_reader_of_the_terminals_output_has_gone(root, data_dir, rootfs):
+    """`dkr run -t yes | head -1`: once the pipe's reader is gone, dkr hangs the
+    container's terminal up (as SIGPIPE ends a pipeline) instead of waiting on it."""
+    process = subprocess.Popen(dkr_command("run", "--rootfs", str(rootfs), "-t", "yes"),
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               cwd=TREE, env=dkr_env(data_dir))
+    assert process.stdout.read(4) == b"y\r\ny"
+    process.stdout.close()
+    assert process.wait(timeout=20) == 1  # yes's own status: it could write no more
+    assert process.stderr.read() == b""

@@ -259,3 +259,17 @@ def test_trace_shows_both_sides_of_the_handshake(dkr):
     pivot = calls.index('pivot_root(".", ".") = 0')
     assert ready < veth < address < route < pivot
     assert any(call.startswith("unshare(") and "CLONE_NEWNET" in call for call in calls)
+
+
+def test_a_failed_set_up_is_reported_not_the_clean_up_after_it(root, data_dir, rootfs):
+    """Without CAP_NET_ADMIN dkr cannot make the veth; that is what it says,
+    not that it could not remove the veth it never made."""
+    from conftest import dkr_command, dkr_env
+
+    result = subprocess.run(["setpriv", "--bounding-set", "-net_admin",
+                             *dkr_command("run", "--rootfs", str(rootfs), "true")],
+                            capture_output=True, text=True, env=dkr_env(data_dir), timeout=60)
+    assert result.returncode == 125
+    assert re.fullmatch(r"dkr: netlink: RTM_NEWLINK veth veth\w+ peer eth0 netns \d+: Operation not "
+                        r"permitted \(dkr needs root's capabilities: run it as root\)\n", result.stderr), \
+        result.stderr
