@@ -83,8 +83,10 @@ def set_up(spec: Spec) -> None:
     # chapter: 3 {
     if not dev_is_bound(spec):  # the host's own /dev, or a directory of the host's
         make_devices(root)
-    for path in spec.linux.masked_paths:  # with the host's /dev/null: the container's may be missing
-        mask(path_in_root(root, path))
+    null = path_in_root(root, "/dev/null")  # the container's, where it has one: the host's
+    null = null if os.path.exists(null) else "/dev/null"  # would show the host's /dev in /proc/mounts
+    for path in spec.linux.masked_paths:
+        mask(path_in_root(root, path), null)
     for path in spec.linux.readonly_paths:
         make_readonly(path_in_root(root, path))
     pivot_into(root)
@@ -217,12 +219,12 @@ def pivot_into(root: str) -> None:
     unistd.chdir("/")
 
 
-def mask(path: str) -> None:
-    """Hide `path`: /dev/null over a file, an empty read-only tmpfs over a directory."""
+def mask(path: str, null: str = "/dev/null") -> None:
+    """Hide `path`: `null` (a /dev/null) over a file, an empty read-only tmpfs over a directory."""
     if os.path.isdir(path):
         mount("tmpfs", path, "tmpfs", MS.MS_RDONLY)
     elif os.path.exists(path):
-        mount("/dev/null", path, None, MS.MS_BIND)
+        mount(null, path, None, MS.MS_BIND)
 
 
 def make_readonly(path: str, bind_first: bool = True) -> None:
