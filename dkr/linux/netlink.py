@@ -186,16 +186,20 @@ def new_bridge(name: str, mac: bytes) -> Request:
     return Request(MessageType.RTM_NEWLINK, NEW, body, f"bridge {name}")
 
 
-def new_veth(name: str, peer: str, peer_pid: int) -> Request:
-    """`ip link add NAME type veth peer name PEER netns PEER_PID`.
+def new_veth(name: str, peer: str, peer_pid: int, peer_mac: bytes | None = None) -> Request:
+    """`ip link add NAME type veth peer name PEER [address PEER_MAC] netns PEER_PID`.
 
     A veth is made as a pair: NAME here, and PEER made directly in the
     network namespace of process PEER_PID, where the name is free even if
     this namespace has a PEER too. The peer is described by a second
-    ifinfomsg and its attributes, nested three deep:
-    IFLA_LINKINFO > IFLA_INFO_DATA > VETH_INFO_PEER.
+    ifinfomsg and its attributes (its IFLA_IFNAME, then its IFLA_ADDRESS
+    if PEER_MAC is given, then IFLA_NET_NS_PID), nested three deep:
+    IFLA_LINKINFO > IFLA_INFO_DATA > VETH_INFO_PEER. Traced as "veth NAME
+    peer PEER netns PEER_PID".
     """
-    peer_link = ifinfomsg() + string(IFLA_IFNAME, peer) + u32(IFLA_NET_NS_PID, peer_pid)
+    peer_link = (ifinfomsg() + string(IFLA_IFNAME, peer)
+                 + (attribute(IFLA_ADDRESS, peer_mac) if peer_mac else b"")
+                 + u32(IFLA_NET_NS_PID, peer_pid))
     body = (ifinfomsg()
             + string(IFLA_IFNAME, name)
             + nested(IFLA_LINKINFO,

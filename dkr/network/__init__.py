@@ -118,7 +118,7 @@ class HostSide:
                 dkr0 = bridge.ensure_bridge(nl)
                 lease = allocator.lease()
             self.undo.callback(lease.release)
-            bridge.new_veth(nl, self.veth, self.pid)
+            bridge.new_veth(nl, self.veth, self.pid, lease.address)
             self.undo.callback(_unplug, self.veth)
             bridge.plug_in(nl, dkr0, self.veth)
         return lease

@@ -79,10 +79,20 @@ def bridge_mac() -> bytes:
     return bytes(mac)
 
 
-def new_veth(nl: Netlink, veth: str, pid: int) -> None:
+def new_veth(nl: Netlink, veth: str, pid: int, address: IPv4Address) -> None:
     """A veth pair: `veth` on the host, its peer eth0 in the network namespace
-    of process `pid`. When that namespace ends, the kernel deletes both."""
-    nl.send(netlink.new_veth(veth, "eth0", pid))
+    of process `pid`, with the MAC address that `address` gives it. When that
+    namespace ends, the kernel deletes both."""
+    nl.send(netlink.new_veth(veth, "eth0", pid, container_mac(address)))
+
+
+def container_mac(address: IPv4Address) -> bytes:
+    """The MAC address of the container at `address`: 02:42, then the
+    address's four bytes, as Docker makes them. The next container at an
+    address has the same MAC as the last one, so the host's and the other
+    containers' neighbour tables, which remember the last one for a while,
+    stay right: with random MACs they would send to a MAC that is gone."""
+    return b"\x02\x42" + address.packed
 
 
 def plug_in(nl: Netlink, bridge: Link, veth: str) -> None:

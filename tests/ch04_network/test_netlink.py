@@ -43,6 +43,15 @@ def test_veth_message_byte_for_byte():
     assert str(request) == "RTM_NEWLINK veth veth1a2b peer eth0 netns 4242"
 
 
+def test_veth_message_gives_the_peer_its_mac_address():
+    mac = bytes.fromhex("02420a7b0003")
+    message = netlink.new_veth("veth1a2b", "eth0", 4242, mac).pack(sequence=1)
+    assert len(message) == len(VETH_MESSAGE) + 12  # one more attribute: 4 bytes of header, 6 of MAC, 2 of padding
+    peer = message.index(bytes.fromhex("0900 0300 6574683000 000000"))  # the peer's IFLA_IFNAME, as above
+    assert message[peer + 12:peer + 24] == bytes.fromhex("0a00 0100 02420a7b0003 0000")  # IFLA_ADDRESS (1)
+    assert message[peer + 24:] == bytes.fromhex("0800 1300 92100000")  # then IFLA_NET_NS_PID
+
+
 def test_veth_message_reads_back():
     message = netlink.new_veth("veth1a2b", "eth0", 4242).pack(sequence=7)
     length, kind, flags, sequence, _ = netlink.NLMSGHDR.unpack_from(message)

@@ -273,3 +273,25 @@ def test_a_failed_set_up_is_reported_not_the_clean_up_after_it(root, data_dir, r
     assert re.fullmatch(r"dkr: netlink: RTM_NEWLINK veth veth\w+ peer eth0 netns \d+: Operation not "
                         r"permitted \(dkr needs root's capabilities: run it as root\)\n", result.stderr), \
         result.stderr
+
+
+def test_the_next_container_at_an_address_is_reached_at_once(start_dkr):
+    """The host remembers the MAC of the last container at an address for a
+    while; the next container there has the same MAC (from its address, as
+    Docker's), so the host reaches it at once instead of after its stale
+    entry times out."""
+    first, address = start_server(start_dkr, "--hostname", "first")
+    assert get(f"http://{address}/") == "hello from first\n"
+    os.kill(container_pid(first), signal.SIGKILL)  # dkr then releases its address
+    first.wait(timeout=10)
+    second, again = start_server(start_dkr, "--hostname", "second")
+    assert again == address, "the second container got another address: nothing to show"
+    with urllib.request.urlopen(f"http://{address}/", timeout=2) as response:
+        assert response.read().decode() == "hello from second\n"
+
+
+def test_a_containers_mac_address_follows_from_its_ip_address(dkr):
+    result = dkr("run", "sh", "-c", "ip -o -4 addr show dev eth0; cat /sys/class/net/eth0/address")
+    address = INET.search(result.stdout)[1]
+    expected = "02:42:" + ":".join(f"{int(part):02x}" for part in address.split("."))
+    assert result.stdout.splitlines()[-1] == expected
