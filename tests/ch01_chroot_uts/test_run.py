@@ -157,3 +157,15 @@ def test_a_half_built_default_rootfs_is_removed_by_the_next_dkr(dkr, tmp_path: P
     assert dkr("run", "true", default_rootfs=True, env=dkr_env(data)).returncode == 0
     assert sorted(path.name for path in (data / "rootfs").iterdir()) == sorted(["default-4", live.name])
     live.rmdir()
+
+
+def test_a_trace_whose_reader_has_gone_ends_but_dkr_goes_on(root, data_dir, rootfs):
+    """`dkr --trace run … 2>&1 | head`: once the trace's pipe is closed, dkr
+    stops tracing and sees the container through (and cleans up after it)."""
+    process = subprocess.Popen(dkr_command("--trace", "run", "--rootfs", str(rootfs), "sh", "-c",
+                                           "sleep 0.3; exit 3"),
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, env=dkr_env(data_dir))
+    assert process.stderr.readline().startswith(b"dkr[")
+    process.stderr.close()
+    assert process.wait(timeout=30) == 3
