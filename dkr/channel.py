@@ -45,18 +45,20 @@ class Channel:
     # chapter: 4 {
 
     def answer(self, kind: str, reply: Callable[[], str]) -> None:
-        """In dkr: answer the child's `kind` messages with "go" and the text `reply()` returns."""
+        """In dkr: answer the child's `kind` messages with "go" and the text
+        `reply()` returns."""
         self.replies[kind] = reply
     # }
 
     @classmethod
     def pair(cls) -> tuple[Channel, Channel]:
         """Two connected ends (both close on exec)."""
-        left, right = call("socketpair", socket.socketpair, socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        left, right = call("socketpair", socket.socketpair, socket.AF_UNIX,
+                           socket.SOCK_SEQPACKET)
         return cls(left), cls(right)
 
     def send(self, kind: str, text: str = "", fds: list[int] | None = None) -> None:
-        # surrogateescape: a path or argument that is not UTF-8 goes through as its bytes
+        # surrogateescape: a path or argument that is not UTF-8 goes as its bytes
         payload = f"{kind}\n{text}"[:MAX_TEXT].encode(errors="surrogateescape")
         call("sendmsg", socket.send_fds, self.sock, [payload], fds or [])
 

@@ -15,7 +15,7 @@ from typing import NoReturn
 from dkr import __version__
 from dkr.errors import DKR, EXIT_DKR_FAILED, DkrError, describe, report
 
-# The exit status of a dkr interrupted (Ctrl-C) before its container started: 128 + SIGINT.
+# The status of a dkr interrupted (Ctrl-C) before its container started: 128 + SIGINT.
 EXIT_INTERRUPTED = 130
 
 
@@ -29,20 +29,24 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:  # type: ignore[override]
         command = self.prog.removeprefix("dkr").strip()
-        report(f"{message} (see `{DKR} {command + ' ' if command else ''}--help`)", who=self.prog)
+        help_command = " ".join(filter(None, (DKR, command, "--help")))
+        report(f"{message} (see `{help_command}`)", who=self.prog)
         raise SystemExit(EXIT_DKR_FAILED)
 
 
 def build_parser() -> tuple[Parser, dict[str, Parser]]:
     """The parser of dkr's command line, and each command's own parser."""
-    parser = Parser(prog="dkr", description="A container runtime, built one kernel feature at a time.")
+    parser = Parser(prog="dkr", description="A container runtime, built one kernel "
+                                            "feature at a time.")
     parser.add_argument("--trace", action="store_true",
                         help="print every kernel call dkr makes, as it makes it")
     parser.add_argument("--version", action="version", version=f"dkr {__version__}")
-    commands = parser.add_subparsers(dest="verb", metavar="COMMAND", parser_class=Parser)
+    commands = parser.add_subparsers(dest="verb", metavar="COMMAND",
+                                     parser_class=Parser)
     commands.required = True
-    run = commands.add_parser("run", help="run a command in a new container",
-                              description="Run COMMAND in a new container and wait for it.")
+    run = commands.add_parser(
+        "run", help="run a command in a new container",
+        description="Run COMMAND in a new container and wait for it.")
     from dkr.run import add_arguments
 
     add_arguments(run)
@@ -83,8 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         report(str(error))
         return error.exit_code
     except OSError as error:
-        hint = " (dkr needs root's capabilities: run it as root)" if error.errno == errno.EPERM else ""
-        report(describe(error) + hint)
+        hint = " (dkr needs root's capabilities: run it as root)"
+        report(describe(error) + (hint if error.errno == errno.EPERM else ""))
         return EXIT_DKR_FAILED
     except KeyboardInterrupt:  # Ctrl-C before the container started: nothing to say
         return EXIT_INTERRUPTED

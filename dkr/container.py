@@ -24,8 +24,8 @@ from dkr import state  # chapter: 4
 from dkr import terminal  # chapter: 3
 from dkr.channel import Channel, Message
 from dkr.config import Process, Spec
-from dkr.errors import (EXIT_CANNOT_INVOKE, EXIT_DKR_FAILED, EXIT_NOT_FOUND, CleanUp, DkrError,
-                        describe, shorten)
+from dkr.errors import (EXIT_CANNOT_INVOKE, EXIT_DKR_FAILED, EXIT_NOT_FOUND, CleanUp,
+                        DkrError, describe, shorten)
 from dkr.linux import prctl  # chapter: 2
 from dkr.linux import syscall, unistd, wait
 from dkr.linux.signal import kill
@@ -112,13 +112,15 @@ def _exec(process: Process, channel: Channel) -> NoReturn:
     try:
         unistd.execvpe(command, process.args, process.environ())
     except OSError as error:
+        if error.errno in NOT_THERE and "/" in command:
+            _fail(channel, EXIT_NOT_FOUND, f"exec {shown}: no such file or directory")
         if error.errno in NOT_THERE:
-            if "/" in command:
-                _fail(channel, EXIT_NOT_FOUND, f"exec {shown}: no such file or directory")
-            _fail(channel, EXIT_NOT_FOUND, f"exec {shown}: executable file not found in $PATH "
-                                           f"(dkr runs a command of its root file system, not an "
-                                           f"image: images arrive in chapter 9)")
-        _fail(channel, EXIT_CANNOT_INVOKE, f"exec {shown}: {os.strerror(error.errno or 0).lower()}")
+            _fail(channel, EXIT_NOT_FOUND,
+                  f"exec {shown}: executable file not found in $PATH (dkr runs a "
+                  f"command of its root file system, not an image: images arrive in "
+                  f"chapter 9)")
+        why = os.strerror(error.errno or 0).lower()
+        _fail(channel, EXIT_CANNOT_INVOKE, f"exec {shown}: {why}")
     raise AssertionError("execvpe returned")
 
 

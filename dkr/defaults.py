@@ -19,11 +19,13 @@ NAMESPACES = (
 MOUNTS = (
     Mount("/proc", "proc", "proc", ["nosuid", "noexec", "nodev"]),  # chapter: 2
     # chapter: 3 {
-    Mount("/dev", "tmpfs", "tmpfs", ["nosuid", "strictatime", "mode=755", "size=65536k"]),
+    Mount("/dev", "tmpfs", "tmpfs",
+          ["nosuid", "strictatime", "mode=755", "size=65536k"]),
     Mount("/dev/pts", "devpts", "devpts",
           ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]),
     Mount("/sys", "sysfs", "sysfs", ["nosuid", "noexec", "nodev", "ro"]),
-    Mount("/dev/shm", "tmpfs", "shm", ["nosuid", "noexec", "nodev", "mode=1777", "size=67108864"]),
+    Mount("/dev/shm", "tmpfs", "shm",
+          ["nosuid", "noexec", "nodev", "mode=1777", "size=67108864"]),
     # }
 )
 
@@ -34,5 +36,6 @@ MASKED_PATHS = (
     "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
     "/sys/firmware", "/sys/devices/virtual/powercap",
 )
-READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
+READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
+                  "/proc/sysrq-trigger")
 # }

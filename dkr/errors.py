@@ -30,7 +30,8 @@ def describe(error: BaseException) -> str:
         name = error.filename
         if name is None or name == "":
             return text
-        return f"{text}: {shorten(os.fsdecode(name) if isinstance(name, (str, bytes)) else str(name))}"
+        shown = os.fsdecode(name) if isinstance(name, (str, bytes)) else str(name)
+        return f"{text}: {shorten(shown)}"
     return str(error) or type(error).__name__
 
 

@@ -35,7 +35,8 @@ FLAG_OPTIONS: dict[str, tuple[MountFlags, bool]] = {
     "noatime": (MS.MS_NOATIME, True), "atime": (MS.MS_NOATIME, False),
     "nodiratime": (MS.MS_NODIRATIME, True), "diratime": (MS.MS_NODIRATIME, False),
     "relatime": (MS.MS_RELATIME, True), "norelatime": (MS.MS_RELATIME, False),
-    "strictatime": (MS.MS_STRICTATIME, True), "nostrictatime": (MS.MS_STRICTATIME, False),
+    "strictatime": (MS.MS_STRICTATIME, True),
+    "nostrictatime": (MS.MS_STRICTATIME, False),
     "bind": (MS.MS_BIND, True), "rbind": (MS.MS_BIND | MS.MS_REC, True),
 }
 PROPAGATION_OPTIONS: dict[str, MountFlags] = {
@@ -83,8 +84,10 @@ def set_up(spec: Spec) -> None:
     # chapter: 3 {
     if not dev_is_bound(spec):  # the host's own /dev, or a directory of the host's
         make_devices(root)
-    null = path_in_root(root, "/dev/null")  # the container's, where it has one: the host's
-    null = null if os.path.exists(null) else "/dev/null"  # would show the host's /dev in /proc/mounts
+    # The container's /dev/null where it has one: the host's would show the
+    # host's /dev in the container's /proc/mounts.
+    null = path_in_root(root, "/dev/null")
+    null = null if os.path.exists(null) else "/dev/null"
     for path in spec.linux.masked_paths:
         mask(path_in_root(root, path), null)
     for path in spec.linux.readonly_paths:
@@ -105,7 +108,9 @@ def mount_entry(root: str, entry: Mount, points: MountPoints) -> None:
     if entry.type != "proc" and is_under(target, path_in_root(root, "/proc")):
         # A file mounted there would stand in for the kernel's (CVE-2019-19921).
         raise DkrError(f"refused to mount {entry.destination}: it leads into /proc")
-    directory = not (flags & MS.MS_BIND and entry.source and not os.path.isdir(entry.source))
+    binds_a_file = (flags & MS.MS_BIND and entry.source
+                    and not os.path.isdir(entry.source))
+    directory = not binds_a_file
     if os.path.exists(target) and os.path.isdir(target) != directory:
         raise DkrError(f"cannot mount {entry.source} on {entry.destination}: "
                        f"one is a directory and the other is not")
@@ -175,7 +180,8 @@ class MountPoints:
         if directory:
             unistd.mkdir(path)
         else:
-            unistd.close(unistd.open_fd(path, OFlag.O_CREAT | OFlag.O_WRONLY | OFlag.O_CLOEXEC))
+            flags = OFlag.O_CREAT | OFlag.O_WRONLY | OFlag.O_CLOEXEC
+            unistd.close(unistd.open_fd(path, flags))
         if os.stat(parent).st_dev == self.device:
             self.made_in_rootfs.append(os.path.relpath(path, self.root))
 
@@ -189,8 +195,9 @@ def dev_is_bound(spec: Spec) -> bool:
                for entry in spec.mounts)
 
 
-DEVICE_LINKS = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1",
-                "stderr": "/proc/self/fd/2", "ptmx": "pts/ptmx"}
+DEVICE_LINKS = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0",
+                "stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2",
+                "ptmx": "pts/ptmx"}
 
 
 def make_devices(root: str) -> None:
@@ -220,7 +227,8 @@ def pivot_into(root: str) -> None:
 
 
 def mask(path: str, null: str = "/dev/null") -> None:
-    """Hide `path`: `null` (a /dev/null) over a file, an empty read-only tmpfs over a directory."""
+    """Hide `path`: `null` (a /dev/null) over a file, an empty read-only tmpfs
+    over a directory."""
     if os.path.isdir(path):
         mount("tmpfs", path, "tmpfs", MS.MS_RDONLY)
     elif os.path.exists(path):

@@ -1,5 +1,6 @@
 # chapter: 1
-"""Who owns a piece of dkr's state on the host, so that a dead owner's can be taken back.
+"""Who owns a piece of dkr's state on the host, so that a dead owner's can be
+taken back.
 
 A half-built root file system, a container's state directory or an address
 lease names the dkr process that made it. A dkr killed with SIGKILL cannot

@@ -33,12 +33,14 @@ HOST_PROGRAMS = (
 ).split()
 
 # A merged-/usr layout, as current distributions have.
-MERGED_USR_LINKS = {"bin": "usr/bin", "sbin": "usr/sbin", "lib": "usr/lib", "lib64": "usr/lib64"}
-EMPTY_DIRS = ("usr/bin", "usr/sbin", "usr/lib", "usr/lib64", "etc", "proc", "sys", "mnt",
-              "dev", "root", "home", "var/tmp", "run")
+MERGED_USR_LINKS = {"bin": "usr/bin", "sbin": "usr/sbin", "lib": "usr/lib",
+                    "lib64": "usr/lib64"}
+EMPTY_DIRS = ("usr/bin", "usr/sbin", "usr/lib", "usr/lib64", "etc", "proc", "sys",
+              "mnt", "dev", "root", "home", "var/tmp", "run")
 
 ETC_FILES = {
-    "passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+    "passwd": ("root:x:0:0:root:/root:/bin/sh\n"
+               "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"),
     "group": "root:x:0:\ntty:x:5:\nnogroup:x:65534:\n",
     # Empty: the points where each container's own files are mounted (chapter 4).
     "hosts": "", "hostname": "", "resolv.conf": "",
@@ -63,7 +65,8 @@ def build_rootfs(target: Path, busybox: str | None) -> None:
     """Build a root file system at `target` from `busybox`, or host programs."""
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_builds(target.parent)
-    staging = Path(tempfile.mkdtemp(prefix=f"{STAGING}{me().replace(' ', '-')}-", dir=target.parent))
+    builder = me().replace(" ", "-")
+    staging = Path(tempfile.mkdtemp(prefix=f"{STAGING}{builder}-", dir=target.parent))
     try:
         _make_skeleton(staging)
         if busybox:
@@ -96,9 +99,10 @@ def _make_skeleton(root: Path) -> None:
     (root / "tmp").chmod(0o1777)
     for name, text in ETC_FILES.items():
         (root / "etc" / name).write_text(text)
-    if os.geteuid() == 0:  # device nodes, for a container that mounts no /dev of its own
+    if os.geteuid() == 0:  # device nodes, for a container that mounts no /dev
         for name, major, minor in DEVICES:
-            os.mknod(root / "dev" / name, stat.S_IFCHR | 0o666, os.makedev(major, minor))
+            os.mknod(root / "dev" / name, stat.S_IFCHR | 0o666,
+                     os.makedev(major, minor))
             (root / "dev" / name).chmod(0o666)
 
 

@@ -20,54 +20,56 @@ from dkr.mounts import is_under  # chapter: 3
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `dkr run`."""
-    parser.add_argument("--rootfs", metavar="DIR",
-                        help="the root file system (default: one built from the host's programs)")
-    parser.add_argument("--hostname", metavar="NAME",
-                        help="the container's hostname (default: the container's id)")
-    parser.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VALUE",
-                        help="set an environment variable (-e KEY alone: the host's value, if set)")
-    parser.add_argument("-w", "--workdir", default="/", metavar="DIR",
-                        help="the command's working directory, an absolute path")
-    parser.add_argument("--rm", action="store_true",
-                        help="accepted, as in Docker: dkr always removes what it made for the "
-                             "container once it ends (what the container writes into its root "
-                             "file system stays there)")
+    option = parser.add_argument
+    option("--rootfs", metavar="DIR",
+           help="the root file system (default: one built from the host's programs); "
+                "what the container writes there stays there")
+    option("--hostname", metavar="NAME",
+           help="the container's hostname (default: the container's id)")
+    option("-e", "--env", action="append", default=[], metavar="KEY=VALUE",
+           help="set an environment variable (-e KEY alone: the host's value, if set)")
+    option("-w", "--workdir", default="/", metavar="DIR",
+           help="the command's working directory, an absolute path")
+    option("--rm", action="store_true",
+           help="accepted, as in Docker: dkr always removes what it made for the "
+                "container once it ends")
     # chapter: 3 {
-    parser.add_argument("-v", "--volume", action="append", default=[], metavar="HOST:CTR[:ro]",
-                        help="bind-mount a host path into the container")
-    parser.add_argument("--read-only", action="store_true", help="mount the root read-only")
-    parser.add_argument("-t", "--tty", action="store_true",
-                        help="give the container a terminal (the default when dkr has one)")
-    parser.add_argument("-i", "--interactive", action="store_true",
-                        help="keep stdin attached (it always is; accepted as in Docker)")
+    option("-v", "--volume", action="append", default=[], metavar="HOST:CTR[:ro]",
+           help="bind-mount a host path into the container")
+    option("--read-only", action="store_true", help="mount the root read-only")
+    option("-t", "--tty", action="store_true",
+           help="give the container a terminal (the default when dkr has one)")
+    option("-i", "--interactive", action="store_true",
+           help="keep stdin attached (it always is; accepted as in Docker)")
     # }
     # chapter: 4 {
-    parser.add_argument("--net", "--network", default="bridge", metavar="MODE",
-                        help="bridge (the default: an address of its own), none (loopback only) "
-                             "or host (the host's network)")
-    parser.add_argument("-p", "--publish", action="append", default=[], metavar="HOSTPORT:CTRPORT",
-                        help="forward the host's TCP port to the container's")
+    option("--net", "--network", default="bridge", metavar="MODE",
+           help="bridge (the default: an address of its own), none (loopback "
+                "only) or host (the host's network)")
+    option("-p", "--publish", action="append", default=[], metavar="HOSTPORT:CTRPORT",
+           help="forward the host's TCP port to the container's")
     # }
     # chapter: 5 {
-    parser.add_argument("-m", "--memory", type=parse_bytes, metavar="BYTES",
-                        help="memory limit, such as 64m (units b, k, m, g)")
-    parser.add_argument("--memory-swap", type=parse_swap, metavar="BYTES",
-                        help="memory and swap together; -1: unlimited swap (default: twice --memory)")
-    parser.add_argument("--memory-reservation", type=parse_bytes, metavar="BYTES",
-                        help="a soft limit, enforced when the host runs short of memory")
-    parser.add_argument("--cpus", type=parse_number, metavar="N",
-                        help="CPU time, in CPUs (such as 0.5)")
-    parser.add_argument("-c", "--cpu-shares", type=parse_integer, metavar="N",
-                        help="CPU weight relative to other containers, 2 to 262144 (default 1024)")
-    parser.add_argument("--cpuset-cpus", type=cpu_list, metavar="LIST",
-                        help="the CPUs it may run on, such as 0-1,3")
-    parser.add_argument("--cpuset-mems", type=cpu_list, metavar="LIST",
-                        help="the memory nodes it may use, such as 0")
-    parser.add_argument("--pids-limit", type=parse_integer, metavar="N",
-                        help="at most N processes and threads; -1: unlimited")
+    option("-m", "--memory", type=parse_bytes, metavar="BYTES",
+           help="memory limit, such as 64m (units b, k, m, g)")
+    option("--memory-swap", type=parse_swap, metavar="BYTES",
+           help="memory and swap together; -1: unlimited swap (default: twice "
+                "--memory)")
+    option("--memory-reservation", type=parse_bytes, metavar="BYTES",
+           help="a soft limit, enforced when the host runs short of memory")
+    option("--cpus", type=parse_number, metavar="N",
+           help="CPU time, in CPUs (such as 0.5)")
+    option("-c", "--cpu-shares", type=parse_integer, metavar="N",
+           help="CPU weight relative to other containers, 2 to 262144 (default 1024)")
+    option("--cpuset-cpus", type=cpu_list, metavar="LIST",
+           help="the CPUs it may run on, such as 0-1,3")
+    option("--cpuset-mems", type=cpu_list, metavar="LIST",
+           help="the memory nodes it may use, such as 0")
+    option("--pids-limit", type=parse_integer, metavar="N",
+           help="at most N processes and threads; -1: unlimited")
     # }
-    parser.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]",
-                        help="what to run")
+    option("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]",
+           help="what to run")
 
 
 # A hostname dkr sets: at most 64 characters (the kernel's HOST_NAME_MAX) that
@@ -88,8 +90,9 @@ def spec_from_args(args: argparse.Namespace, container_id: str) -> Spec:
     if not command:
         raise DkrError("no command given: try `python3 -m dkr run /bin/sh`")
     if args.hostname and not HOSTNAME.fullmatch(args.hostname):
-        raise DkrError(f"bad hostname {shorten(args.hostname)!r}: use at most 64 letters, "
-                       f"digits, '.', '-' and '_', starting with a letter or digit")
+        raise DkrError(f"bad hostname {shorten(args.hostname)!r}: use at most 64 "
+                       f"letters, digits, '.', '-' and '_', starting with a letter "
+                       f"or digit")
     if not args.workdir.startswith("/"):
         raise DkrError(f"bad working directory {shorten(args.workdir)!r}: "
                        f"give an absolute path, such as -w /tmp")
@@ -109,7 +112,8 @@ def spec_from_args(args: argparse.Namespace, container_id: str) -> Spec:
     )
     # chapter: 3 {
     spec.root.readonly = args.read_only
-    spec.mounts = with_volumes(spec.mounts, [volume_mount(item) for item in args.volume])
+    volumes = [volume_mount(item) for item in args.volume]
+    spec.mounts = with_volumes(spec.mounts, volumes)
     spec.linux.masked_paths = list(defaults.MASKED_PATHS)
     spec.linux.readonly_paths = list(defaults.READONLY_PATHS)
     # }
@@ -124,7 +128,8 @@ def env_items(items: list[str]) -> list[str]:
     found = []
     for item in items:
         if item.partition("=")[0] == "":
-            raise DkrError(f"bad environment variable {shorten(item)!r}: give -e KEY=VALUE or -e KEY")
+            raise DkrError(f"bad environment variable {shorten(item)!r}: "
+                           f"give -e KEY=VALUE or -e KEY")
         if "=" in item:
             found.append(item)
         elif item in os.environ:
@@ -144,12 +149,14 @@ def volume_mount(volume: str) -> Mount:
         raise DkrError(f"no such host path for -v: {shorten(host)}")
     if not destination.startswith("/"):
         raise DkrError(f"bad volume {shown!r}: the container path must be absolute")
-    destination = "/" + os.path.normpath(destination).lstrip("/")  # POSIX keeps a leading //
+    # normpath keeps a leading // (POSIX leaves its meaning open): make it /
+    destination = "/" + os.path.normpath(destination).lstrip("/")
     if destination == "/":
-        raise DkrError(f"bad volume {shown!r}: the container path must not be / (give --rootfs)")
+        raise DkrError(f"bad volume {shown!r}: the container path must not be / "
+                       f"(give --rootfs)")
     if is_under(destination, "/proc"):
-        raise DkrError(f"bad volume {shown!r}: dkr mounts nothing over /proc or below it, "
-                       f"where it would stand in for the kernel's own files")
+        raise DkrError(f"bad volume {shown!r}: dkr mounts nothing over /proc or "
+                       f"below it, where it would stand in for the kernel's own files")
     options = ["rbind", "ro"] if mode == "ro" else ["rbind"]
     return Mount(destination, "bind", os.path.abspath(host), options)
 
@@ -158,8 +165,9 @@ def with_volumes(mounts: list[Mount], volumes: list[Mount]) -> list[Mount]:
     """The default mounts, less those a volume takes the place of, then the
     volumes. As in Docker, a volume at /dev replaces dkr's /dev and the mounts
     inside it too: dkr makes nothing inside a directory of the host's."""
+    taken = [volume.destination for volume in volumes]
     kept = [mount for mount in mounts
-            if not any(is_under(mount.destination, volume.destination) for volume in volumes)]
+            if not any(is_under(mount.destination, place) for place in taken)]
     return kept + volumes
 # }
 
@@ -167,23 +175,27 @@ def with_volumes(mounts: list[Mount], volumes: list[Mount]) -> list[Mount]:
 # chapter: 5 {
 UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 # ASCII digits only: Python's \d and int() also take other scripts' digits.
-SIZE = re.compile(r"([0-9]+(?:\.[0-9]+)?) ?([kmgt]?)(?:i?b)?", re.IGNORECASE | re.ASCII)
+SIZE = re.compile(r"([0-9]+(?:\.[0-9]+)?) ?([kmgt]?)(?:i?b)?",
+                  re.IGNORECASE | re.ASCII)
 NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?|\.[0-9]+", re.ASCII)
 INTEGER = re.compile(r"-?[0-9]+", re.ASCII)
 MAX_BYTES = (1 << 63) - 1  # what the kernel's 64-bit limits can hold
 MIN_SHARES, MAX_SHARES = 2, 262144  # the kernel's range for cpu.shares
 MAX_PIDS = 4_194_304  # the kernel's most processes (PID_MAX_LIMIT), so pids.max's
-MIN_MEMORY = 6 << 20  # Docker's minimum; less is most likely a missing unit (64 is 64 bytes)
+# Docker's minimum: less is most likely a missing unit (64 is 64 bytes).
+MIN_MEMORY = 6 << 20
 CPU_PERIOD = 100_000  # microseconds: --cpus N is a quota of N periods per period
 
 
 def resources_from_args(args: argparse.Namespace) -> Resources:
     """The limits of --memory, --cpus, --pids-limit… as `linux.resources`, with
     Docker's meanings and Docker's checks."""
-    memory = Memory(limit=args.memory or None, reservation=args.memory_reservation or None,
-                    swap=args.memory_swap or None)  # as in Docker, 0 leaves a limit unset
+    # As in Docker, 0 leaves a limit unset.
+    memory = Memory(limit=args.memory or None, swap=args.memory_swap or None,
+                    reservation=args.memory_reservation or None)
     if memory.limit is not None and memory.limit < MIN_MEMORY:
-        raise DkrError("--memory must be at least 6m (a number without a unit is bytes)")
+        raise DkrError("--memory must be at least 6m (a number without a unit is "
+                       "bytes)")
     if memory.swap is not None and not memory.limit:
         raise DkrError("--memory-swap needs --memory: give both")
     if memory.reservation and memory.limit and memory.reservation > memory.limit:
@@ -191,13 +203,17 @@ def resources_from_args(args: argparse.Namespace) -> Resources:
     if memory.limit and memory.swap is None:
         memory.swap = _default_swap(memory.limit)
     if args.cpu_shares and not MIN_SHARES <= args.cpu_shares <= MAX_SHARES:
-        raise DkrError(f"--cpu-shares must be between {MIN_SHARES} and {MAX_SHARES} (0: the default)")
-    cpu = CPU(shares=args.cpu_shares or None, cpus=args.cpuset_cpus, mems=args.cpuset_mems)
+        raise DkrError(f"--cpu-shares must be between {MIN_SHARES} and "
+                       f"{MAX_SHARES} (0: the default)")
+    cpu = CPU(shares=args.cpu_shares or None, cpus=args.cpuset_cpus,
+              mems=args.cpuset_mems)
     if args.cpus is not None:
         cpu.quota, cpu.period = cpus_to_quota(args.cpus), CPU_PERIOD
     if args.pids_limit is not None and args.pids_limit > MAX_PIDS:
         raise DkrError(f"--pids-limit must be at most {MAX_PIDS} (-1: unlimited)")
-    pids = Pids(None if args.pids_limit is None else args.pids_limit if args.pids_limit > 0 else -1)
+    pids = Pids(args.pids_limit)
+    if pids.limit is not None and pids.limit <= 0:  # Docker's "no limit": 0 or less
+        pids.limit = -1
     return Resources(memory=memory, cpu=cpu, pids=pids)
 
 
@@ -205,7 +221,8 @@ def cpus_to_quota(cpus: float) -> int:
     """--cpus N as a CFS quota: N periods of CPU time per period of 100ms."""
     available = os.cpu_count() or 1
     if not 0.01 <= cpus <= available:
-        raise DkrError(f"--cpus must be between 0.01 and {available}, the CPUs this host has")
+        raise DkrError(f"--cpus must be between 0.01 and {available}, the CPUs "
+                       f"this host has")
     return round(cpus * CPU_PERIOD)
 
 
@@ -215,7 +232,8 @@ def _default_swap(limit: int) -> int | None:
 
     if cgroups.accounts_swap():
         return 2 * limit
-    warn("this host's kernel does not account swap: the memory limit applies without a swap limit")
+    warn("this host's kernel does not account swap: the memory limit applies "
+         "without a swap limit")
     return None
 
 
@@ -223,25 +241,29 @@ def parse_bytes(text: str) -> int:
     """A size as Docker takes it: 64m, 1.5g, 512k, 100 (bytes); units of 1024."""
     match = SIZE.fullmatch(text.strip())
     if not match:
-        raise argparse.ArgumentTypeError(f"bad size {shorten(text)!r}: give a number and a unit, such as 64m")
+        raise argparse.ArgumentTypeError(f"bad size {shorten(text)!r}: give a number "
+                                         f"and a unit, such as 64m")
     number, unit = match.groups()
     size = int(float(number) * UNITS[unit.lower()])
     if size > MAX_BYTES:
-        raise argparse.ArgumentTypeError(f"bad size {shorten(text)!r}: too large for the kernel's 64-bit limits")
+        raise argparse.ArgumentTypeError(f"bad size {shorten(text)!r}: too large for "
+                                         f"the kernel's 64-bit limits")
     return size
 
 
 def parse_number(text: str) -> float:
     """A decimal number such as 0.5 (no exponent, no "inf")."""
     if not NUMBER.fullmatch(text):
-        raise argparse.ArgumentTypeError(f"bad number {shorten(text)!r}: give one such as 0.5")
+        raise argparse.ArgumentTypeError(f"bad number {shorten(text)!r}: "
+                                         f"give one such as 0.5")
     return float(text)
 
 
 def parse_integer(text: str) -> int:
     """A whole number, in ASCII digits."""
     if not INTEGER.fullmatch(text):
-        raise argparse.ArgumentTypeError(f"bad number {shorten(text)!r}: give a whole number, such as 10")
+        raise argparse.ArgumentTypeError(f"bad number {shorten(text)!r}: "
+                                         f"give a whole number, such as 10")
     return int(text)
 
 
@@ -253,7 +275,8 @@ def parse_swap(text: str) -> int:
 def cpu_list(text: str) -> str:
     """A list of CPUs or memory nodes as cpuset takes it: 0-1,3."""
     if not re.fullmatch(r"[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*", text):
-        raise argparse.ArgumentTypeError(f"bad list {shorten(text)!r}: give numbers and ranges, such as 0-1,3")
+        raise argparse.ArgumentTypeError(f"bad list {shorten(text)!r}: give numbers "
+                                         f"and ranges, such as 0-1,3")
     return text
 # }
 
@@ -266,6 +289,6 @@ def _root_path(rootfs: str | None) -> str:
     if not os.path.exists(rootfs):
         raise DkrError(f"no such rootfs: {shorten(rootfs)}")
     if not os.path.isdir(rootfs):
-        raise DkrError(f"not a directory: {shorten(rootfs)} (--rootfs takes a root file system's "
-                       f"directory)")
+        raise DkrError(f"not a directory: {shorten(rootfs)} (--rootfs takes a root "
+                       f"file system's directory)")
     return os.path.abspath(rootfs)

@@ -30,7 +30,8 @@ from dkr.linux.signal import MaskHow, kill, sigaction, sigprocmask
 # What dkr passes on to the container when it receives it.
 FORWARDED = (Signals.SIGINT, Signals.SIGTERM, Signals.SIGHUP, Signals.SIGQUIT,
              Signals.SIGUSR1, Signals.SIGUSR2)
-# Ctrl-C, `kill` and Ctrl-\: FORCE_AFTER of these within FORCE_WITHIN seconds kill the container.
+# Ctrl-C, `kill` and Ctrl-\: FORCE_AFTER of these within FORCE_WITHIN seconds
+# kill the container.
 INTERRUPTS = (Signals.SIGINT, Signals.SIGTERM, Signals.SIGQUIT)
 FORCE_AFTER = 3
 FORCE_WITHIN = 5.0
@@ -48,13 +49,16 @@ class Forwarder:
         self.interrupts: list[float] = []
 
     def __enter__(self) -> Forwarder:
-        if signal.getsignal(Signals.SIGCHLD) == signal.SIG_IGN:  # inherited: the kernel would
-            sigaction(Signals.SIGCHLD, signal.SIG_DFL)  # reap the container before dkr can wait for it
+        # An ignored SIGCHLD (inherited) has the kernel reap the container before
+        # dkr can wait for it.
+        if signal.getsignal(Signals.SIGCHLD) == signal.SIG_IGN:
+            sigaction(Signals.SIGCHLD, signal.SIG_DFL)
         self.blocked = sigprocmask(MaskHow.SIG_BLOCK, list(FORWARDED))
         return self
 
     def forward_to(self, pid: int) -> None:
-        """From now on, pass every forwarded signal to `pid` (those held meanwhile first)."""
+        """From now on, pass every forwarded signal to `pid` (those held
+        meanwhile first)."""
         self.pid = pid
         self.handlers = {sig: sigaction(sig, self._forward) for sig in FORWARDED}
         sigprocmask(MaskHow.SIG_SETMASK, self.blocked)
@@ -86,6 +90,7 @@ def reset_for_exec() -> None:
     nothing blocked. The order matters: a signal held pending until now is
     delivered when unblocked, and must find its default action."""
     for sig in signal.valid_signals():
-        if sig not in (Signals.SIGKILL, Signals.SIGSTOP) and signal.getsignal(sig) != signal.SIG_DFL:
+        if (sig not in (Signals.SIGKILL, Signals.SIGSTOP)
+                and signal.getsignal(sig) != signal.SIG_DFL):
             sigaction(sig, signal.SIG_DFL)
     sigprocmask(MaskHow.SIG_SETMASK, [])

@@ -40,7 +40,8 @@ def claimed(container_id: str) -> Iterator[Path]:
         try:
             unistd.mkdir(str(directory), 0o700)
         except FileExistsError:
-            raise DkrError(f"a container with the id {container_id} exists already") from None
+            raise DkrError(f"a container with the id {container_id} exists "
+                           f"already") from None
         write_whole(directory / OWNER, f"{owners.me()}\n")
     try:
         yield directory

@@ -62,7 +62,8 @@ def relay(master: int) -> None:
         sigaction(signal.SIGWINCH, previous)
         if saved is not None:
             term.tcsetattr(STDIN, saved)
-    if lost is not None and lost.errno != errno.EPIPE:  # a closed pipe is no news, as in a shell
+    # A closed pipe is no news, as in a shell.
+    if lost is not None and lost.errno != errno.EPIPE:
         warn(f"the container's output from then on was lost: {describe(lost)}")
 
 

@@ -242,6 +242,22 @@ def container_pid(process: subprocess.Popen, timeout: float = 10) -> int:
     raise AssertionError("dkr started no container process")
 
 
+def wait_until_forwarding(pid: int, sig: signal.Signals = signal.SIGINT,
+                          timeout: float = 10) -> None:
+    """Wait until dkr `pid` catches `sig` and no longer blocks it: from then on
+    it passes each one on. (Before, signals wait pending, and two of a kind
+    that wait are one: the kernel keeps one pending signal of each kind.)"""
+    bit = 1 << (sig - 1)
+    deadline = time.monotonic() + timeout
+    while True:
+        status = dict(line.split(":\t", 1) for line in
+                      Path(f"/proc/{pid}/status").read_text().splitlines() if ":\t" in line)
+        if int(status["SigCgt"], 16) & bit and not int(status["SigBlk"], 16) & bit:
+            return
+        assert time.monotonic() < deadline, f"dkr {pid} does not forward {sig.name}"
+        time.sleep(0.01)
+
+
 def alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]

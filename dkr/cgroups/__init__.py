@@ -102,7 +102,8 @@ def close(cgroup: Cgroup, spec: Spec) -> None:
     try:
         if cgroup.oom_kills():
             limit = spec.linux.resources.memory.limit
-            shown = f"memory limit {format_bytes(limit)}" if limit and limit > 0 else "no memory limit"
+            shown = (f"memory limit {format_bytes(limit)}" if limit and limit > 0
+                     else "no memory limit")
             report(f"the container was OOM-killed ({shown})")
         cgroup.kill_all()
     finally:
@@ -114,7 +115,8 @@ def parent_directories() -> set[str]:
     one per hierarchy on v1. dkr leaves them in place for the next container."""
     host = detect()
     points = [host.unified] if host.version == "v2" else list(host.hierarchies.values())
-    return {point + PARENT for point in points if point and os.path.isdir(point + PARENT)}
+    return {point + PARENT for point in points
+            if point and os.path.isdir(point + PARENT)}
 
 
 def accounts_swap() -> bool:
@@ -125,7 +127,8 @@ def accounts_swap() -> bool:
     if host.version == "v2":
         return "swapaccount=0" not in read_file("/proc/cmdline").split()
     memory = host.hierarchies.get("memory")
-    return memory is not None and os.path.exists(f"{memory}/memory.memsw.limit_in_bytes")
+    return (memory is not None
+            and os.path.exists(f"{memory}/memory.memsw.limit_in_bytes"))
 
 
 def format_bytes(value: int) -> str:

@@ -21,7 +21,8 @@ WEIGHT_MIN, WEIGHT_MAX = 1, 10_000
 
 
 def shares_to_weight(shares: int) -> int:
-    """v1's cpu.shares (2-262144, default 1024) as v2's cpu.weight (1-10000, default 100).
+    """v1's cpu.shares (2-262144, default 1024) as v2's cpu.weight (1-10000,
+    default 100).
 
     This is the conversion of runc 1.3.2 and later (ConvertCPUSharesToCgroupV2Value
     in opencontainers/cgroups) and crun 1.23 and later: with l = log2(shares),
@@ -84,8 +85,9 @@ def check_memory(memory: Memory) -> None:
     if not memory.limit or memory.limit < 0:
         raise DkrError("a swap limit needs a memory limit: give --memory too")
     if memory.swap < memory.limit:
-        raise DkrError("the memory+swap limit is below the memory limit: --memory-swap counts "
-                       "memory and swap together, so make it at least --memory (or -1)")
+        raise DkrError("the memory+swap limit is below the memory limit: "
+                       "--memory-swap counts memory and swap together, so make it "
+                       "at least --memory (or -1)")
 
 
 def cpu_max(quota: int | None, period: int | None) -> str | None:
@@ -104,9 +106,11 @@ def pids_max(value: int | None) -> str | None:
 
 
 def parse_limit(text: str) -> int:
-    """A cgroup file's limit as the spec writes it: "max" and v1's huge numbers are -1."""
+    """A cgroup file's limit as the spec writes it: "max" and v1's huge numbers
+    are -1."""
     text = text.strip()
     if text == UNLIMITED:
         return -1
     value = int(text)
-    return -1 if value >= 1 << 62 else value  # v1 shows "no limit" as about 2**63, page aligned
+    # v1 shows "no limit" as about 2**63, page aligned.
+    return -1 if value >= 1 << 62 else value

@@ -38,7 +38,8 @@ class CpuStats:
 
 
 class Cgroup(abc.ABC):
-    """One container's cgroup, at `path` (such as "/dkr/1a2b3c") in the host's hierarchies."""
+    """One container's cgroup, at `path` (such as "/dkr/1a2b3c") in the host's
+    hierarchies."""
 
     version: str  # "v1" or "v2"
 
@@ -52,7 +53,8 @@ class Cgroup(abc.ABC):
 
     @abc.abstractmethod
     def create(self) -> None:
-        """Make the directories, and what their parents need before a process can join."""
+        """Make the directories, and what their parents need before a process
+        can join."""
 
     @abc.abstractmethod
     def apply(self, resources: Resources) -> None:
@@ -92,7 +94,8 @@ class Cgroup(abc.ABC):
                 except ProcessLookupError:
                     pass
             if time.monotonic() > deadline:
-                raise DkrError(f"processes {sorted(pids)} in cgroup {self.path} do not die")
+                raise DkrError(f"processes {sorted(pids)} in cgroup {self.path} "
+                               f"do not die")
             time.sleep(0.01)
 
     def remove(self) -> None:
@@ -154,24 +157,31 @@ def write_value(directory: str, name: str, value: str) -> None:
     try:
         write_file(path, value)
     except OSError as error:
-        raise DkrError(f"cannot set {name} to {value} in {directory}: "
-                       f"{os.strerror(error.errno or 0)}{HINTS.get(name, '')}") from None
+        why = os.strerror(error.errno or 0) + HINTS.get(name, "")
+        raise DkrError(f"cannot set {name} to {value} in {directory}: {why}") from None
 
 
 # What to check when the kernel refuses a value.
 HINTS = {
-    "cpuset.cpus": " (give CPUs this host has: see `nproc` or /sys/devices/system/cpu/online)",
-    "cpuset.mems": " (give memory nodes this host has: see /sys/devices/system/node/online)",
+    "cpuset.cpus": " (give CPUs this host has: see `nproc` or "
+                   "/sys/devices/system/cpu/online)",
+    "cpuset.mems": " (give memory nodes this host has: see "
+                   "/sys/devices/system/node/online)",
     "memory.max": " (the container may already use more than that)",
     "memory.limit_in_bytes": " (the container may already use more than that)",
 }
 
 
+def exists_already(path: str) -> DkrError:
+    """The error for a container's cgroup that is there before dkr made it."""
+    return DkrError(f"cgroup {path} exists already: is another container using it?")
+
+
 def missing_file_message(name: str) -> str:
     """Why a limit's file may be missing, and what to do about it."""
     if name in ("memory.swap.max", "memory.memsw.limit_in_bytes"):
-        return (f"this host's kernel does not account swap (no {name}): leave out --memory-swap, "
-                f"or boot Linux with swapaccount=1")
+        return (f"this host's kernel does not account swap (no {name}): leave out "
+                f"--memory-swap, or boot Linux with swapaccount=1")
     controller = name.partition(".")[0]
-    return (f"this host's cgroups have no {name} (is the {controller} controller there?): "
-            f"leave out the {controller} limit")
+    return (f"this host's cgroups have no {name} (is the {controller} controller "
+            f"there?): leave out the {controller} limit")

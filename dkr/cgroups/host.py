@@ -46,13 +46,15 @@ class Host:
 
     version: str  # "v1" or "v2"
     unified: str | None = None  # the cgroup2 mount
-    hierarchies: dict[str, str] = field(default_factory=dict)  # v1: controller -> mount point
+    # v1: controller -> mount point
+    hierarchies: dict[str, str] = field(default_factory=dict)
 
 
 def cgroup_mounts(mountinfo: str) -> list[CgroupMount]:
     """The cgroup and cgroup2 mounts in a /proc/PID/mountinfo text, in order.
 
-    A line is "ID PARENT MAJ:MIN ROOT POINT OPTIONS [TAGS...] - FSTYPE SOURCE SUPER_OPTIONS".
+    A line is "ID PARENT MAJ:MIN ROOT POINT OPTIONS [TAGS...] - FSTYPE SOURCE
+    SUPER_OPTIONS".
     """
     found = []
     for line in mountinfo.splitlines():
@@ -70,8 +72,10 @@ def _unescape(path: str) -> str:
     return re.sub(r"\\([0-7]{3})", lambda match: chr(int(match[1], 8)), path)
 
 
-def choose(mounts: list[CgroupMount], unified_controllers: dict[str, list[str]]) -> Host:
-    """The host's kind, from its cgroup mounts and each cgroup2 mount's cgroup.controllers."""
+def choose(mounts: list[CgroupMount],
+           unified_controllers: dict[str, list[str]]) -> Host:
+    """The host's kind, from its cgroup mounts and each cgroup2 mount's
+    cgroup.controllers."""
     hierarchies: dict[str, str] = {}
     for mount in mounts:
         if mount.fstype == "cgroup":
@@ -80,7 +84,8 @@ def choose(mounts: list[CgroupMount], unified_controllers: dict[str, list[str]])
     if any(name in hierarchies for name in LIMITING_CONTROLLERS):
         return Host("v1", hierarchies=hierarchies)
     unified = [m.point for m in mounts if m.fstype == "cgroup2"]
-    unified.sort(key=lambda point: (point != CGROUP_ROOT, not unified_controllers.get(point)))
+    unified.sort(key=lambda point: (point != CGROUP_ROOT,
+                                    not unified_controllers.get(point)))
     if unified:
         return Host("v2", unified=unified[0])
     raise DkrError(f"this host mounts no cgroup file system: mount one with "
@@ -95,6 +100,7 @@ def detect() -> Host:
     mounts = cgroup_mounts(read_file("/proc/self/mountinfo"))
     controllers = {}
     for mount in mounts:
-        if mount.fstype == "cgroup2" and os.path.exists(f"{mount.point}/cgroup.controllers"):
-            controllers[mount.point] = read_file(f"{mount.point}/cgroup.controllers").split()
+        listed = f"{mount.point}/cgroup.controllers"
+        if mount.fstype == "cgroup2" and os.path.exists(listed):
+            controllers[mount.point] = read_file(listed).split()
     return choose(mounts, controllers)

@@ -14,8 +14,8 @@ from __future__ import annotations
 import os
 
 from dkr.cgroups import convert
-from dkr.cgroups.driver import (Cgroup, CpuStats, make_directory, read_keyed, read_pids,
-                                remove_directory, write_value)
+from dkr.cgroups.driver import (Cgroup, CpuStats, exists_already, make_directory,
+                                read_keyed, read_pids, remove_directory, write_value)
 from dkr.cgroups.v2 import cpuset_files, pids_files  # the same files in both versions
 from dkr.config import CPU, Memory, Pids, Resources
 from dkr.errors import DkrError
@@ -41,7 +41,8 @@ def memory_files(memory: Memory) -> dict[str, str]:
 
 
 def cpu_files(cpu: CPU) -> dict[str, str]:
-    """The cpuset files (as in v2), cpu.shares, and the CFS quota and period in microseconds."""
+    """The cpuset files (as in v2), cpu.shares, and the CFS quota and period in
+    microseconds."""
     files = cpuset_files(cpu)
     if cpu.shares:
         files["cpu.shares"] = str(cpu.shares)
@@ -53,22 +54,26 @@ def cpu_files(cpu: CPU) -> dict[str, str]:
 
 
 def resource_files(resources: Resources) -> dict[str, str]:
-    """Every file to write for `resources`, in order; a file's controller is its prefix."""
+    """Every file to write for `resources`, in order; a file's controller is
+    its prefix."""
     return {**cpu_files(resources.cpu), **memory_files(resources.memory),
             **pids_files(resources.pids)}
 
 
 class CgroupV1(Cgroup):
-    """A container's cgroup in the v1 hierarchies `hierarchies` (controller -> mount point)."""
+    """A container's cgroup in the v1 hierarchies `hierarchies` (controller ->
+    mount point)."""
 
     version = "v1"
 
     def __init__(self, hierarchies: dict[str, str], path: str) -> None:
         super().__init__(path)
-        self.hierarchies = {name: mount for name, mount in hierarchies.items() if name in CONTROLLERS}
+        self.hierarchies = {name: mount for name, mount in hierarchies.items()
+                            if name in CONTROLLERS}
 
     def directory(self, controller: str) -> str | None:
-        """The cgroup's directory in `controller`'s hierarchy, if the host mounts one."""
+        """The cgroup's directory in `controller`'s hierarchy, if the host mounts
+        one."""
         mount = self.hierarchies.get(controller)
         return None if mount is None else mount + self.path
 
@@ -95,7 +100,7 @@ class CgroupV1(Cgroup):
             if make_directory(current):
                 made.append(current)
             elif current == mount + self.path:
-                raise DkrError(f"cgroup {current} exists already: is another container using it?")
+                raise exists_already(self.path)
             if os.path.exists(f"{current}/cpuset.cpus"):
                 self._inherit_cpuset(parent, current)
         return made
@@ -113,7 +118,8 @@ class CgroupV1(Cgroup):
             controller = name.partition(".")[0]
             directory = self.directory(controller)
             if directory is None:
-                raise DkrError(f"this host mounts no {controller} cgroup: leave out the {controller} limit")
+                raise DkrError(f"this host mounts no {controller} cgroup: leave out "
+                               f"the {controller} limit")
             write_value(directory, name, value)
 
     def join(self) -> None:
@@ -151,7 +157,8 @@ class CgroupV1(Cgroup):
         stat = read_keyed(f"{cpu}/cpu.stat") if cpu else {}
         usage = self._read("cpuacct.usage")  # nanoseconds
         return CpuStats(None if usage is None else int(usage) // 1000,
-                        stat.get("nr_throttled", 0), stat.get("throttled_time", 0) // 1000)
+                        stat.get("nr_throttled", 0),
+                        stat.get("throttled_time", 0) // 1000)
 
     def oom_kills(self) -> int:
         """memory.oom_control's oom_kill (Linux 4.13). Older kernels count no
@@ -162,7 +169,8 @@ class CgroupV1(Cgroup):
         control = read_keyed(f"{memory}/memory.oom_control")
         if "oom_kill" in control:
             return control["oom_kill"]
-        return 1 if int(self._read("memory.memsw.failcnt") or self._read("memory.failcnt") or 0) else 0
+        failures = self._read("memory.memsw.failcnt") or self._read("memory.failcnt")
+        return 1 if int(failures or 0) else 0
 
     def pids(self) -> set[int]:
         found: set[int] = set()

@@ -14,7 +14,8 @@ import errno
 import os
 
 from dkr.cgroups import convert
-from dkr.cgroups.driver import Cgroup, CpuStats, make_directory, read_keyed, read_pids, write_value
+from dkr.cgroups.driver import (Cgroup, CpuStats, exists_already, make_directory,
+                                read_keyed, read_pids, write_value)
 from dkr.config import CPU, Memory, Pids, Resources
 from dkr.errors import DkrError
 from dkr.linux.fs import read_file, write_file
@@ -93,21 +94,24 @@ class CgroupV2(Cgroup):
             current = f"{current}/{part}"
             made = make_directory(current)
             if current == self.directory and not made:
-                raise DkrError(f"cgroup {self.path} exists already: is another container using it?")
+                raise exists_already(self.path)
 
     def _enable_controllers(self, directory: str) -> None:
         available = read_file(f"{directory}/cgroup.controllers").split()
         enabled = read_file(f"{directory}/cgroup.subtree_control").split()
-        wanted = [name for name in CONTROLLERS if name in available and name not in enabled]
+        wanted = [name for name in CONTROLLERS
+                  if name in available and name not in enabled]
         if not wanted:
             return
         try:
-            write_file(f"{directory}/cgroup.subtree_control", " ".join(f"+{name}" for name in wanted))
+            write_file(f"{directory}/cgroup.subtree_control",
+                       " ".join(f"+{name}" for name in wanted))
         except OSError as error:
             if error.errno == errno.EBUSY:  # the "no internal processes" rule
-                raise DkrError(f"cannot hand the {', '.join(wanted)} controllers down from {directory}: "
-                               f"it holds processes; move them to a child cgroup, or run dkr "
-                               f"where {directory} has none") from None
+                raise DkrError(f"cannot hand the {', '.join(wanted)} controllers down "
+                               f"from {directory}: it holds processes; move them to a "
+                               f"child cgroup, or run dkr where {directory} has none"
+                               ) from None
             raise
 
     def apply(self, resources: Resources) -> None:
@@ -128,13 +132,15 @@ class CgroupV2(Cgroup):
             swap = convert.parse_limit(files["memory.swap.max"])
             memory.swap = -1 if swap < 0 or memory.limit is None or memory.limit < 0 \
                 else swap + memory.limit
-        cpu = CPU(cpus=files.get("cpuset.cpus") or None, mems=files.get("cpuset.mems") or None)
+        cpu = CPU(cpus=files.get("cpuset.cpus") or None,
+                  mems=files.get("cpuset.mems") or None)
         if "cpu.weight" in files:
             cpu.shares = convert.weight_to_shares(int(files["cpu.weight"]))
         if "cpu.max" in files:
             quota, period = files["cpu.max"].split()
             cpu.quota, cpu.period = convert.parse_limit(quota), int(period)
-        pids = Pids(convert.parse_limit(files["pids.max"]) if "pids.max" in files else None)
+        pids = Pids(convert.parse_limit(files["pids.max"])
+                    if "pids.max" in files else None)
         return Resources(memory=memory, cpu=cpu, pids=pids)
 
     def _read(self, names: tuple[str, ...]) -> dict[str, str]:
@@ -144,7 +150,8 @@ class CgroupV2(Cgroup):
 
     def cpu_stats(self) -> CpuStats:
         stat = read_keyed(f"{self.directory}/cpu.stat")
-        return CpuStats(stat["usage_usec"], stat.get("nr_throttled", 0), stat.get("throttled_usec", 0))
+        return CpuStats(stat["usage_usec"], stat.get("nr_throttled", 0),
+                        stat.get("throttled_usec", 0))
 
     def oom_kills(self) -> int:
         events = f"{self.directory}/memory.events"

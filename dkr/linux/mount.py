@@ -52,7 +52,9 @@ def mount(
     """Attach a file system (or, with MS_BIND, a directory) at `target`."""
 
     def invoke(source, target, fstype, flags, data):
-        check(libc.mount(cstr(source), cstr(target), cstr(fstype), int(flags), cstr(data)), target)
+        result = libc.mount(cstr(source), cstr(target), cstr(fstype), int(flags),
+                            cstr(data))
+        check(result, target)
 
     call("mount", invoke, source, target, fstype, MountFlags(flags), data)
 

@@ -67,17 +67,23 @@ class Flags(enum.IntFlag):
 NLM_F_DUMP = 0x300
 
 # The fixed-size headers, in the kernel's (native) byte order.
-NLMSGHDR = struct.Struct("=IHHII")  # length, type, flags, sequence number, port id
-IFINFOMSG = struct.Struct("=BxHiII")  # family, (pad), device type, index, flags, change mask
-IFADDRMSG = struct.Struct("=BBBBI")  # family, prefix length, flags, scope, link index
-RTMSG = struct.Struct("=BBBBBBBBI")  # family, dst len, src len, tos, table, protocol, scope, type, flags
+# nlmsghdr: length, type, flags, sequence number, port id
+NLMSGHDR = struct.Struct("=IHHII")
+# ifinfomsg: family, (pad), device type, index, flags, change mask
+IFINFOMSG = struct.Struct("=BxHiII")
+# ifaddrmsg: family, prefix length, flags, scope, link index
+IFADDRMSG = struct.Struct("=BBBBI")
+# rtmsg: family, dst len, src len, tos, table, protocol, scope, type, flags
+RTMSG = struct.Struct("=BBBBBBBBI")
 RTATTR = struct.Struct("=HH")  # length (header included, padding not), type
 ERRNO = struct.Struct("=i")  # the first field of an NLMSG_ERROR message
 
 # Attribute types (linux/if_link.h, linux/if_addr.h, linux/rtnetlink.h, linux/veth.h).
-IFLA_ADDRESS, IFLA_IFNAME, IFLA_MASTER, IFLA_LINKINFO, IFLA_NET_NS_PID = 1, 3, 10, 18, 19
+IFLA_ADDRESS, IFLA_IFNAME, IFLA_MASTER = 1, 3, 10
+IFLA_LINKINFO, IFLA_NET_NS_PID = 18, 19
 IFLA_INFO_KIND, IFLA_INFO_DATA = 1, 2  # inside IFLA_LINKINFO
-VETH_INFO_PEER = 1  # inside IFLA_INFO_DATA of a veth: the peer's ifinfomsg and attributes
+# Inside a veth's IFLA_INFO_DATA: the peer's ifinfomsg and attributes.
+VETH_INFO_PEER = 1
 IFA_ADDRESS, IFA_LOCAL = 1, 2
 RTA_OIF, RTA_GATEWAY = 4, 5
 NLA_F_NESTED = 1 << 15  # set on an attribute that holds attributes
@@ -160,7 +166,8 @@ class Request:
 
     def pack(self, sequence: int, port: int = 0) -> bytes:
         """The whole message: nlmsghdr, then the body."""
-        header = NLMSGHDR.pack(NLMSGHDR.size + len(self.body), self.type, self.flags, sequence, port)
+        length = NLMSGHDR.size + len(self.body)
+        header = NLMSGHDR.pack(length, self.type, self.flags, sequence, port)
         return header + self.body
 
     def __str__(self) -> str:
@@ -186,7 +193,8 @@ def new_bridge(name: str, mac: bytes) -> Request:
     return Request(MessageType.RTM_NEWLINK, NEW, body, f"bridge {name}")
 
 
-def new_veth(name: str, peer: str, peer_pid: int, peer_mac: bytes | None = None) -> Request:
+def new_veth(name: str, peer: str, peer_pid: int,
+             peer_mac: bytes | None = None) -> Request:
     """`ip link add NAME type veth peer name PEER [address PEER_MAC] netns PEER_PID`.
 
     A veth is made as a pair: NAME here, and PEER made directly in the
@@ -205,17 +213,21 @@ def new_veth(name: str, peer: str, peer_pid: int, peer_mac: bytes | None = None)
             + nested(IFLA_LINKINFO,
                      string(IFLA_INFO_KIND, "veth"),
                      nested(IFLA_INFO_DATA, attribute(VETH_INFO_PEER, peer_link))))
-    return Request(MessageType.RTM_NEWLINK, NEW, body, f"veth {name} peer {peer} netns {peer_pid}")
+    return Request(MessageType.RTM_NEWLINK, NEW, body,
+                   f"veth {name} peer {peer} netns {peer_pid}")
 
 
 def set_link(name: str, up: bool = True, master: Link | None = None) -> Request:
-    """`ip link set NAME up [master BRIDGE]`: an RTM_NEWLINK without NLM_F_CREATE changes a link."""
-    body = ifinfomsg(flags=IFF_UP if up else 0, change=IFF_UP) + string(IFLA_IFNAME, name)
+    """`ip link set NAME up [master BRIDGE]`: an RTM_NEWLINK without
+    NLM_F_CREATE changes a link."""
+    body = (ifinfomsg(flags=IFF_UP if up else 0, change=IFF_UP)
+            + string(IFLA_IFNAME, name))
     summary = name
     if master is not None:
         body += u32(IFLA_MASTER, master.index)
         summary += f" master {master.name}"
-    return Request(MessageType.RTM_NEWLINK, CHANGE, body, f"{summary} {'up' if up else 'down'}")
+    summary += " up" if up else " down"
+    return Request(MessageType.RTM_NEWLINK, CHANGE, body, summary)
 
 
 def delete_link(name: str) -> Request:
@@ -232,7 +244,8 @@ def get_link(name: str) -> Request:
 
 def dump_links() -> Request:
     """`ip link show`: answered by one RTM_NEWLINK per link, then NLMSG_DONE."""
-    return Request(MessageType.RTM_GETLINK, Flags.NLM_F_REQUEST | NLM_F_DUMP, ifinfomsg(), "all")
+    flags = Flags.NLM_F_REQUEST | NLM_F_DUMP
+    return Request(MessageType.RTM_GETLINK, flags, ifinfomsg(), "all")
 
 
 def new_address(link: Link, address: str, prefix: int) -> Request:
@@ -240,15 +253,18 @@ def new_address(link: Link, address: str, prefix: int) -> Request:
     would be the other end; on others it equals IFA_LOCAL, as `ip` sends it."""
     body = (IFADDRMSG.pack(socket.AF_INET, prefix, 0, RT_SCOPE_UNIVERSE, link.index)
             + ipv4(IFA_LOCAL, address) + ipv4(IFA_ADDRESS, address))
-    return Request(MessageType.RTM_NEWADDR, NEW, body, f"{address}/{prefix} dev {link.name}")
+    return Request(MessageType.RTM_NEWADDR, NEW, body,
+                   f"{address}/{prefix} dev {link.name}")
 
 
 def new_default_route(gateway: str, link: Link) -> Request:
-    """`ip route add default via GATEWAY dev LINK` (destination length 0: everything)."""
-    body = (RTMSG.pack(socket.AF_INET, 0, 0, 0, RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE,
-                       RTN_UNICAST, 0)
+    """`ip route add default via GATEWAY dev LINK` (destination length 0:
+    everything)."""
+    body = (RTMSG.pack(socket.AF_INET, 0, 0, 0, RT_TABLE_MAIN, RTPROT_BOOT,
+                       RT_SCOPE_UNIVERSE, RTN_UNICAST, 0)
             + ipv4(RTA_GATEWAY, gateway) + u32(RTA_OIF, link.index))
-    return Request(MessageType.RTM_NEWROUTE, NEW, body, f"default via {gateway} dev {link.name}")
+    return Request(MessageType.RTM_NEWROUTE, NEW, body,
+                   f"default via {gateway} dev {link.name}")
 
 
 # -- answers ------------------------------------------------------------------------
@@ -279,7 +295,8 @@ class Link:
 
 
 class Answers:
-    """The messages that answered one request (traced as their number, not their bytes)."""
+    """The messages that answered one request (traced as their number, not
+    their bytes)."""
 
     def __init__(self, payloads: list[bytes]) -> None:
         self.payloads = payloads
@@ -288,7 +305,8 @@ class Answers:
         return f"{len(self.payloads)} message{'s' * (len(self.payloads) != 1)}"
 
 
-def read_answers(data: bytes, request: Request, sequence: int, answers: list[bytes]) -> bool:
+def read_answers(data: bytes, request: Request, sequence: int,
+                 answers: list[bytes]) -> bool:
     """Take the messages in one datagram that answer `request`; True once it is done.
 
     Done is an acknowledgement (NLMSG_ERROR with error 0), the end of a dump
@@ -341,7 +359,8 @@ class Netlink:
         self.sequence += 1
         self.sock.send(request.pack(self.sequence))
         payloads: list[bytes] = []
-        while not read_answers(self.sock.recv(RECEIVE_SIZE), request, self.sequence, payloads):
+        while not read_answers(self.sock.recv(RECEIVE_SIZE), request, self.sequence,
+                               payloads):
             pass
         return Answers(payloads) if payloads else None
 

@@ -10,7 +10,8 @@ from dkr.linux.syscall import Octal, call
 
 
 def mknod_char(path: str, major: int, minor: int, mode: int = 0o666) -> None:
-    """Create the character device `major:minor` at `path` (traced without the S_IFCHR bit)."""
+    """Create the character device `major:minor` at `path` (traced without the
+    S_IFCHR bit)."""
     def invoke(path: str, mode: int, major: int, minor: int) -> None:
         os.mknod(path, stat.S_IFCHR | mode, os.makedev(major, minor))
 

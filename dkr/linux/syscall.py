@@ -98,7 +98,8 @@ class PrintTracer:
         self.fd: int | None = fd
         self.who = who
 
-    def __call__(self, name: str, args: tuple, result: object, error: OSError | None) -> None:
+    def __call__(self, name: str, args: tuple, result: object,
+                 error: OSError | None) -> None:
         if self.fd is None:
             return
         shown = ", ".join(format_value(arg) for arg in args)
@@ -111,7 +112,7 @@ class PrintTracer:
         line = f"{self.who}[{os.getpid()}] {name}({shown}) = {outcome}\n"
         try:
             os.write(self.fd, line.encode(errors="replace"))
-        except OSError:  # the reader has gone (`… | head`): the trace ends, dkr goes on
+        except OSError:  # its reader has gone (`… | head`): the trace ends, not dkr
             self.fd = None
 
 
@@ -132,13 +133,15 @@ class KillSwitch:
 
     @classmethod
     def parse(cls, text: str) -> KillSwitch | None:
-        """The switch that `DKR_KILL_AFTER`'s "N" or "N:SIGNAME" sets (None: a bad value)."""
+        """The switch that `DKR_KILL_AFTER`'s "N" or "N:SIGNAME" sets (None: a
+        bad value)."""
         after, _, name = text.partition(":")
         if not after.isdigit() or name not in ("", *signal.Signals.__members__):
             return None
         return cls(int(after), signal.Signals[name] if name else signal.SIGKILL)
 
-    def __call__(self, name: str, args: tuple, result: object, error: OSError | None) -> None:
+    def __call__(self, name: str, args: tuple, result: object,
+                 error: OSError | None) -> None:
         if os.getpid() == self.pid:
             self.left -= 1
             if self.left == 0:
@@ -162,7 +165,8 @@ def format_value(value: object) -> str:
         value = bytes(value).decode(errors="replace")
     if isinstance(value, str):
         text = value if len(value) <= 60 else value[:57] + "..."
-        return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+        escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        return f'"{escaped}"'
     if value is None:
         return "NULL"
     if hasattr(value, "fileno") and callable(value.fileno):

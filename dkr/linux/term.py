@@ -52,7 +52,8 @@ def make_raw(fd: int) -> None:
     interpreted; the container's own terminal does that."""
     attributes = tcgetattr(fd)
     iflag, oflag, cflag, lflag = attributes[:4]
-    iflag &= ~(termios.BRKINT | termios.ICRNL | termios.INPCK | termios.ISTRIP | termios.IXON)
+    iflag &= ~(termios.BRKINT | termios.ICRNL | termios.INPCK | termios.ISTRIP
+               | termios.IXON)
     oflag &= ~termios.OPOST
     cflag = (cflag & ~(termios.CSIZE | termios.PARENB)) | termios.CS8
     lflag &= ~(termios.ECHO | termios.ICANON | termios.IEXTEN | termios.ISIG)

@@ -76,7 +76,8 @@ def pivot_root(new_root: str, put_old: str) -> None:
     """Make `new_root` the root mount; the old root goes to `put_old`."""
 
     def invoke(new_root, put_old):
-        check(libc.syscall(ctypes.c_long(SYS_PIVOT_ROOT), cstr(new_root), cstr(put_old)))
+        number = ctypes.c_long(SYS_PIVOT_ROOT)
+        check(libc.syscall(number, cstr(new_root), cstr(put_old)))
 
     call("pivot_root", invoke, new_root, put_old)
 
@@ -102,7 +103,8 @@ def close(fd: int) -> None:
 
 
 def set_inheritable(fd: int) -> None:
-    """Keep `fd` open across exec (clear FD_CLOEXEC, which Python sets on every new fd)."""
+    """Keep `fd` open across exec (clear FD_CLOEXEC, which Python sets on every
+    new fd)."""
     call("fcntl", os.set_inheritable, fd, True)
 
 
@@ -152,6 +154,7 @@ class LockOp(enum.IntFlag):
 
 
 def flock(fd: int, operation: LockOp) -> None:
-    """Take (or drop) an advisory lock on an open file; it also ends when the file is closed."""
+    """Take (or drop) an advisory lock on an open file; it also ends when the
+    file is closed."""
     call("flock", fcntl.flock, fd, LockOp(operation))
 # }

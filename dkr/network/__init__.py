@@ -45,14 +45,18 @@ LEASES = Path("/run/dkr/network")  # the bridge's, shared by every dkr on the ho
 
 
 def configure(spec: Spec, mode: str, publish: list[str]) -> None:
-    """Record `dkr run --net MODE -p ...` in the spec (DkrError if they make no sense)."""
+    """Record `dkr run --net MODE -p ...` in the spec (DkrError if they make no
+    sense)."""
     if mode not in MODES:
-        raise DkrError(f"unknown network mode {shorten(mode)!r}: use --net bridge, none or host")
+        raise DkrError(f"unknown network mode {shorten(mode)!r}: use --net bridge, "
+                       f"none or host")
     ports = [parse_publish(item) for item in publish]
     if ports and mode != "bridge":
-        raise DkrError(f"-p needs --net bridge: with --net {mode} there is no container port to publish")
+        raise DkrError(f"-p needs --net bridge: with --net {mode} there is no "
+                       f"container port to publish")
     if mode == "host":
-        spec.linux.namespaces = [ns for ns in spec.linux.namespaces if ns.type != "network"]
+        spec.linux.namespaces = [namespace for namespace in spec.linux.namespaces
+                                 if namespace.type != "network"]
     spec.annotations[MODE_KEY] = mode
     if ports:
         spec.annotations[PORTS_KEY] = ",".join(str(port) for port in ports)
@@ -80,10 +84,12 @@ class HostSide:
     the child is ready and removed when the container has ended. Its files
     go into the container's state directory."""
 
-    def __init__(self, spec: Spec, pid: int, container_id: str, state_directory: Path) -> None:
+    def __init__(self, spec: Spec, pid: int, container_id: str,
+                 state_directory: Path) -> None:
         self.spec = spec
         self.pid = pid
-        self.veth = f"veth{container_id[:11]}"  # a link's name has at most 15 characters
+        # A link's name has at most 15 characters: "veth" and 11 of the id.
+        self.veth = f"veth{container_id[:11]}"
         self.state_directory = state_directory
         self.undo = CleanUp()  # what to remove, last made first
 
@@ -105,7 +111,8 @@ class HostSide:
             attachment.address = f"{address}/{bridge.SUBNET.prefixlen}"
             attachment.gateway = str(bridge.GATEWAY)
             if PORTS_KEY in self.spec.annotations:
-                ports = [parse_publish(item) for item in self.spec.annotations[PORTS_KEY].split(",")]
+                published = self.spec.annotations[PORTS_KEY].split(",")
+                ports = [parse_publish(item) for item in published]
                 self.undo.callback(Proxy(ports, address).stop)
         files.write(self.state_directory, self.spec.hostname or "", address,
                     host_network=mode == "host")
@@ -152,7 +159,8 @@ def set_up_inside(spec: Spec, channel: Channel) -> None:
 
 
 def configure_eth0(nl: Netlink, address: str, gateway: str) -> None:
-    """Give eth0 its address ("10.123.0.2/16"), bring it up, route everything via `gateway`."""
+    """Give eth0 its address ("10.123.0.2/16"), bring it up, route everything
+    via `gateway`."""
     eth0 = nl.link("eth0")
     ip, prefix = address.split("/")
     nl.send(netlink.new_address(eth0, ip, int(prefix)))

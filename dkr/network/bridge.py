@@ -101,7 +101,8 @@ def plug_in(nl: Netlink, bridge: Link, veth: str) -> None:
 
 
 def unplug(nl: Netlink, veth: str) -> None:
-    """Delete a container's veth pair (it is already gone if its namespace has ended)."""
+    """Delete a container's veth pair (it is already gone if its namespace has
+    ended)."""
     try:
         nl.send(netlink.delete_link(veth))
     except OSError as error:
@@ -130,7 +131,8 @@ def masquerade() -> None:
 
 
 def _load_rules(nft: str, rules: str) -> None:
-    result = subprocess.run([nft, "-f", "-"], input=rules, capture_output=True, text=True)
+    result = subprocess.run([nft, "-f", "-"], input=rules, capture_output=True,
+                            text=True)
     if result.returncode != 0:
         first = (result.stderr.strip().splitlines() or ["failed"])[0]
         raise DkrError(f"nft could not load dkr's NAT rules: {first}")

@@ -37,27 +37,32 @@ def hosts(hostname: str, address: str | None) -> str:
 
 def resolv_conf(host: str) -> str:
     """The host's resolv.conf without the nameservers on the host's loopback."""
-    kept = [line for line in host.splitlines(keepends=True) if not LOOPBACK_NAMESERVER.match(line)]
+    kept = [line for line in host.splitlines(keepends=True)
+            if not LOOPBACK_NAMESERVER.match(line)]
     if not any(line.split()[:1] == ["nameserver"] for line in kept):
         kept.append(FALLBACK_NAMESERVERS)
     return "".join(kept)
 
 
-def write(directory: Path, hostname: str, address: str | None, host_network: bool) -> None:
+def write(directory: Path, hostname: str, address: str | None,
+          host_network: bool) -> None:
     """The three files, in `directory`. With the host's network the container
     gets the host's hosts and resolv.conf as they are."""
+    host_resolv_conf = _read("/etc/resolv.conf")
     if host_network:
-        texts = [_read("/etc/hosts"), hostname + "\n", _read("/etc/resolv.conf")]
+        texts = [_read("/etc/hosts"), hostname + "\n", host_resolv_conf]
     else:
-        texts = [hosts(hostname, address), hostname + "\n", resolv_conf(_read("/etc/resolv.conf"))]
-    for name, text in zip(FILES, texts):
-        write_whole(directory / name, text, mode=0o644)  # the container's users read them
+        texts = [hosts(hostname, address), hostname + "\n",
+                 resolv_conf(host_resolv_conf)]
+    for name, text in zip(FILES, texts):  # 0644: the container's users read them
+        write_whole(directory / name, text, mode=0o644)
 
 
 def mounts(directory: str, readonly: bool) -> list[Mount]:
     """Bind mounts of the three files over the container's /etc."""
     options = ["rbind", "ro"] if readonly else ["rbind"]
-    return [Mount(f"/etc/{name}", "bind", f"{directory}/{name}", list(options)) for name in FILES]
+    return [Mount(f"/etc/{name}", "bind", f"{directory}/{name}", list(options))
+            for name in FILES]
 
 
 def _read(path: str) -> str:

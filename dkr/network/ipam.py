@@ -45,7 +45,8 @@ class Lease:
 class Allocator:
     """Hands out addresses of `subnet` (except `reserved`) as leases in `directory`."""
 
-    def __init__(self, directory: Path, subnet: IPv4Network, reserved: set[IPv4Address]) -> None:
+    def __init__(self, directory: Path, subnet: IPv4Network,
+                 reserved: set[IPv4Address]) -> None:
         self.directory = directory
         self.subnet = subnet
         self.reserved = reserved
@@ -59,14 +60,16 @@ class Allocator:
             yield
 
     def lease(self) -> Lease:
-        """The lowest free address, leased to this process. Call it holding `locked()`."""
+        """The lowest free address, leased to this process. Call it holding
+        `locked()`."""
         taken = self.reclaim_stale()
         for address in self.subnet.hosts():
             if address in self.reserved or address in taken:
                 continue
             path = self.directory / str(address)
             try:
-                fd = unistd.open_fd(str(path), OFlag.O_CREAT | OFlag.O_EXCL | OFlag.O_WRONLY | OFlag.O_CLOEXEC)
+                fd = unistd.open_fd(str(path), OFlag.O_CREAT | OFlag.O_EXCL
+                                    | OFlag.O_WRONLY | OFlag.O_CLOEXEC)
             except FileExistsError:
                 continue
             try:

@@ -30,9 +30,10 @@ from dkr.errors import DkrError, shorten
 from dkr.linux.syscall import call
 
 CHUNK = 65536
-MAX_PENDING = 4 * CHUNK  # stop reading a side while this much waits to be written to the other
-PUBLISH = re.compile(r"(?:(?P<ip>[0-9.]+):)?(?P<host>[0-9]+):(?P<container>[0-9]+)(?:/(?P<proto>[a-z]+))?",
-                     re.ASCII)
+# Stop reading a side while this much waits to be written to the other.
+MAX_PENDING = 4 * CHUNK
+PUBLISH = re.compile(r"(?:(?P<ip>[0-9.]+):)?(?P<host>[0-9]+):(?P<container>[0-9]+)"
+                     r"(?:/(?P<proto>[a-z]+))?", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,8 @@ def parse_publish(text: str) -> Published:
     try:
         IPv4Address(host_ip)
     except ValueError:
-        raise DkrError(f"bad port mapping {shown!r}: {host_ip} is not an IPv4 address") from None
+        raise DkrError(f"bad port mapping {shown!r}: {host_ip} is not an IPv4 "
+                       f"address") from None
     return Published(host_port, container_port, host_ip)
 
 
@@ -76,10 +78,12 @@ def listen(port: Published) -> socket.socket:
     except OSError as error:
         sock.close()
         if error.errno == errno.EADDRINUSE:
-            raise DkrError(f"host port {port.host_port} is already in use (-p {port.host_port}:"
-                           f"{port.container_port}): choose another host port") from None
+            raise DkrError(f"host port {port.host_port} is already in use "
+                           f"(-p {port.host_port}:{port.container_port}): choose "
+                           f"another host port") from None
         if error.errno == errno.EADDRNOTAVAIL:
-            raise DkrError(f"the host has no address {port.host_ip} to publish -p {port} on") from None
+            raise DkrError(f"the host has no address {port.host_ip} to publish "
+                           f"-p {port} on") from None
         raise
     sock.setblocking(False)
     return sock
@@ -98,7 +102,8 @@ class Proxy:
             self.close_listeners()
             raise
         self.wake_read, self.wake_write = os.pipe()
-        self.thread = threading.Thread(target=self._serve, name="dkr-proxy", daemon=True)
+        self.thread = threading.Thread(target=self._serve, name="dkr-proxy",
+                                       daemon=True)
         self.thread.start()
 
     def stop(self) -> None:
@@ -136,7 +141,8 @@ class Proxy:
                 connection.close()
             selector.close()
 
-    def _accept(self, listener: socket.socket, selector: selectors.BaseSelector) -> Connection:
+    def _accept(self, listener: socket.socket,
+                selector: selectors.BaseSelector) -> Connection:
         client, _ = listener.accept()
         client.setblocking(False)
         upstream = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -156,7 +162,8 @@ class Connection:
                  selector: selectors.BaseSelector) -> None:
         self.peer = {client: upstream, upstream: client}
         self.pending = {client: b"", upstream: b""}  # bytes to write to that socket
-        self.ended: set[socket.socket] = set()  # sockets that have sent their end of file
+        # The sockets that have sent their end of file.
+        self.ended: set[socket.socket] = set()
         self.connecting: socket.socket | None = upstream
         self.selector = selector
         self.watched: dict[socket.socket, int] = {}

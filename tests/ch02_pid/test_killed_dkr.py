@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from conftest import (host_state, pid_namespaces, take_back_after_killed_dkr, wait_for_leaks,
-                      wait_for_line)
+                      wait_for_line, wait_until_forwarding)
 from conftest import free_port  # chapter: 4
 
 
@@ -108,6 +108,7 @@ def wait_until_stopped(pid: int, timeout: float = 10) -> None:
 def test_the_third_interrupt_kills_a_container_that_ignores_them(start_dkr):
     process = start_dkr("run", "sh", "-c", "echo ready; sleep 30")  # PID 1: ignores SIGINT
     wait_for_line(process, "ready")
+    wait_until_forwarding(process.pid)
     for _ in range(2):  # a moment apart, as keys are pressed: two pending SIGINTs are one
         process.send_signal(signal.SIGINT)
         time.sleep(0.2)
