@@ -55,11 +55,18 @@ class ChapterError(Exception):
 
 @dataclass(frozen=True)
 class Exercise:
-    """One function the reader re-implements: where, which, and a hint."""
+    """One function the reader re-implements: where, which, and hints that
+    give away more and more: the first the idea (often a question), the next
+    the calls, the last close to the code."""
 
     file: str
     function: str
-    hint: str
+    hints: tuple[str, ...]
+
+    @property
+    def hint(self) -> str:
+        """The first hint, which the blank's NotImplementedError says."""
+        return self.hints[0]
 
 
 @dataclass(frozen=True)
@@ -127,14 +134,19 @@ def _read_chapter(path: Path, number: int, slug: str) -> Chapter:
 
 
 def _read_exercises(raw: object, where: str) -> tuple[Exercise, ...]:
-    """Validate the "exercise" list: each entry needs file, function, hint."""
+    """Validate the "exercise" list: each entry needs file, function and hints
+    (a list of one or more)."""
     _expect(isinstance(raw, list), where, '"exercise" must be a list')
     exercises = []
     for i, item in enumerate(raw):  # type: ignore[arg-type]
         ok = isinstance(item, dict) and all(isinstance(item.get(k), str) and item[k]
-                                            for k in ("file", "function", "hint"))
-        _expect(ok, where, f'"exercise"[{i}] needs string "file", "function" and "hint"')
-        exercises.append(Exercise(item["file"], item["function"], item["hint"]))
+                                            for k in ("file", "function"))
+        hints = item.get("hints") if isinstance(item, dict) else None
+        ok = ok and isinstance(hints, list) and bool(hints) and all(
+            isinstance(hint, str) and hint for hint in hints)
+        _expect(ok, where, f'"exercise"[{i}] needs string "file" and "function", and '
+                           f'"hints": a list of one or more strings')
+        exercises.append(Exercise(item["file"], item["function"], tuple(item["hints"])))
     return tuple(exercises)
 
 
@@ -864,20 +876,31 @@ def _python(repo: Path) -> str:
                           text=True).stdout.strip()
 
 
+# How `check` runs pytest unless told otherwise: quiet, a line per failure, and
+# stopping after a few, so that an unsolved tree answers in seconds.
+CHECK_ARGS = ("-q", "--maxfail=3", "--tb=line", "-p", "no:cacheprovider")
+
+
 def run_check(repo: Path | str, n: int, tree: Path | str, pytest_args: Sequence[str] = ()) -> int:
-    """Run the tests of chapters 1..n (those in tree/tests) and return pytest's status."""
+    """Run the tests of chapters 1..n (those in tree/tests) and return pytest's status.
+
+    pytest_args come after CHECK_ARGS, so they win (`--maxfail=0` runs all)."""
     _require(repo, n)
     tree = Path(tree)
     if not (tree / "tests").is_dir():
         raise ChapterError(f"{tree / 'tests'}: no tests directory "
                            f"(create the tree with: scripts/chapters exercise {n} {tree})")
-    proc = subprocess.run([_python(Path(repo)), "-m", "pytest", "tests", "-q", *pytest_args], cwd=tree)
+    proc = subprocess.run([_python(Path(repo)), "-m", "pytest", "tests", *CHECK_ARGS,
+                           *pytest_args], cwd=tree)
     if proc.returncode == 0:
-        print(f"chapter {n}: all tests pass")
+        print(f"chapter {n}: all tests pass: every blank of the exercise is written, "
+              f"and chapters 1-{n} work as the book's do")
     elif proc.returncode == 5:
         print(f"chapter {n}: no tests were collected")
     else:
-        print(f"chapter {n}: tests fail — keep going")
+        print(f"chapter {n}: tests fail — keep going. The lines above say where: "
+              f"a NotImplementedError is a blank still to write, with its first hint; "
+              f"the page has more hints. Add `-- --maxfail=0` to run every test.")
     return proc.returncode
 
 

@@ -156,7 +156,7 @@ CHANGE = Flags.NLM_F_REQUEST | Flags.NLM_F_ACK
 class Request:
     """A message for the kernel: a type, flags and a body; `summary` is for people.
 
-    Traced as `netlink(RTM_NEWLINK veth veth1a2b peer eth0)`.
+    Traced as `netlink(RTM_NEWLINK veth veth1a2b peer eth0 netns 4242)`.
     """
 
     type: MessageType

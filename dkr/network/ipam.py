@@ -61,7 +61,8 @@ class Allocator:
 
     def lease(self) -> Lease:
         """The lowest free address, leased to this process. Call it holding
-        `locked()`."""
+        `locked()`. None free: DkrError("no free address left in SUBNET: stop
+        a container first")."""
         taken = self.reclaim_stale()
         for address in self.subnet.hosts():
             if address in self.reserved or address in taken:

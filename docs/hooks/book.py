@@ -4,6 +4,7 @@ A page says *which* code it shows, never the code itself:
 
     {{ code("dkr/mounts.py", "pivot_into") }}      a function, class, method or constant
     {{ code("dkr/container.py") }}                  a whole file
+    {{ exercise("pivot_into") }}                    an exercise: stub, hints, folded solution
     {{ diff(3, "dkr/") }}                           chapter 3's change (of one file or folder)
     {{ transcript("ch03-volumes") }}                a run recorded by scripts/transcripts
     {{ cli_help("run") }}                           `dkr run --help`
@@ -15,12 +16,20 @@ not exist (a renamed function, a missing transcript, an unknown chapter)
 fails the build with a message saying which page asked for what: a rename
 in the code breaks the build, not the book.
 
+Three rules of the book's pattern (docs/CONTRIBUTING.md) are kept here,
+so that they cannot drift: the lines a chapter adds to code that an earlier
+chapter had are highlighted (computed from the two chapters' code); a
+chapter's exercise functions appear on its page only blanked, or inside the
+folded Solution of `exercise()` (the chapter's own diff shows them blanked
+too); and a picture opens at full size when it is tapped.
+
 Jinja comments are written {## ... ##}, so that Markdown's {#id} stays Markdown.
 """
 
 from __future__ import annotations
 
 import ast
+import difflib
 import os
 import re
 import subprocess
@@ -41,6 +50,8 @@ import chaptertool  # noqa: E402  (found through the sys.path entry above)
 # A line holding nothing but an indented {{ call }}: its output is indented
 # like the call, so a code block can sit inside an admonition or a tab.
 _INDENTED_CALL = re.compile(r"^(?P<indent>[ \t]+)\{\{(?P<expr>(?:(?!\}\}).)*)\}\}[ \t]*$", re.MULTILINE)
+# ![alt](path) not already the inside of a link: made a link to the picture itself.
+_PICTURE = re.compile(r"(?<!\[)!\[(?P<alt>[^\]]*)\]\((?P<path>[^)\s]+\.svg)\)")
 _LANGUAGES = {".py": "python", ".sh": "sh", ".json": "json", ".yml": "yaml", ".yaml": "yaml",
               ".md": "markdown", ".toml": "toml", ".txt": "text", ".svg": "xml"}
 
@@ -67,6 +78,7 @@ class Book:
                 f"of earlier chapters cannot show their own code here. Build the book from the "
                 f"main branch.")
         self.snapshots: dict[int, dict[str, chaptertool.Entry]] = {}
+        self.exercise_trees: dict[int, dict[str, chaptertool.Entry]] = {}
         self.help_texts: dict[tuple[str, ...], str] = {}
 
     def chapter(self, n: int) -> chaptertool.Chapter:
@@ -84,6 +96,15 @@ class Book:
                 self.chapter(n)
             self.snapshots[n] = chaptertool.render_sources(self.sources, n)
         return self.snapshots[n]
+
+    def exercise_tree(self, n: int) -> dict[str, chaptertool.Entry]:
+        """Chapter n's tree with its exercise functions blanked (made once)."""
+        if n not in self.exercise_trees:
+            try:
+                self.exercise_trees[n], _ = chaptertool.exercise_entries(self.repo, n)
+            except chaptertool.ChapterError as error:
+                raise BookError(str(error)) from None
+        return self.exercise_trees[n]
 
     def source(self, n: int, path: str) -> str:
         """A text file as it is in chapter n."""
@@ -125,6 +146,7 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
     except chaptertool.ChapterError as error:
         raise PluginError(str(error)) from None
     page_tools = PageTools(book, book.page_chapter(page_path))
+    markdown = _PICTURE.sub(lambda m: f"[![{m['alt']}]({m['path']})]({m['path']})", markdown)
     try:
         template = _environment().from_string(_indent_calls(markdown))
         text = template.render(**page_tools.context())
@@ -167,8 +189,8 @@ class PageTools:
         chapters = [self._chapter_data(c) for c in self.book.chapters]
         current = self._chapter_data(self.page_chapter) if self.page_chapter else None
         return {"code": self.code, "diff": self.diff, "transcript": self.transcript,
-                "cli_help": self.cli_help, "chapter": current, "chapters": chapters,
-                "last_chapter": self.book.last}
+                "cli_help": self.cli_help, "exercise": self.exercise, "chapter": current,
+                "chapters": chapters, "last_chapter": self.book.last}
 
     def _chapter_data(self, chapter: chaptertool.Chapter) -> dict[str, Any]:
         """chapter.json as is, plus "link": the page's path relative to docs/."""
@@ -188,12 +210,18 @@ class PageTools:
     # -------------------------------------------------------------- code
 
     def code(self, path: str, name: str | None = None, chapter: int | None = None,
-             lines: str | tuple[int, int] | None = None, blanked: bool = False) -> str:
+             lines: str | tuple[int, int] | None = None, blanked: bool = False,
+             solution: bool = False) -> str:
         """A python block with `name` (or the whole file) from chapter `chapter`'s `path`.
 
-        blanked=True shows the function as the chapter's exercise has it."""
+        blanked=True shows the function as the chapter's exercise has it. The
+        lines that chapter `chapter` adds to what chapter `chapter` - 1 had
+        are highlighted. An exercise function of the page's own chapter is
+        refused unless blanked, or shown as the Solution (`exercise()`)."""
         n = self._default_chapter(chapter)
         where = f"code({path!r}{', ' + repr(name) if name else ''}) in chapter {n}"
+        if not (blanked or solution):
+            self._refuse_solutions(path, name, n, where)
         try:
             text = self.book.source(n, path)
         except BookError as error:
@@ -209,7 +237,67 @@ class PageTools:
         if lines is not None:
             text, first = _cut_lines(text, first, lines, where)
         title = path if name is None else f"{path}: {name}"
-        return fence(_language(path, text), text, title=title, linenums=first)
+        added = [] if blanked or lines else self._added_lines(path, name, n, text)
+        return fence(_language(path, text), text, title=title, linenums=first,
+                     highlight=added)
+
+    def _refuse_solutions(self, path: str, name: str | None, n: int, where: str) -> None:
+        """A page shows its own chapter's exercise functions only blanked or
+        folded: the learner meets the stub before the answer."""
+        if self.page_chapter is None or self.page_chapter.number != n:
+            return
+        for exercise in self.page_chapter.exercises:
+            shown = exercise.function == name or (
+                name is None or exercise.function.startswith(f"{name}."))
+            if exercise.file == path and shown:
+                raise BookError(f"{where} shows {exercise.function}, an exercise of this "
+                                f"chapter, in plain sight: show it with "
+                                f"exercise({exercise.function!r}) (a stub, then the hints "
+                                f"and the solution, folded)")
+
+    def _added_lines(self, path: str, name: str | None, n: int, text: str) -> list[int]:
+        """The lines of `text` (chapter n's excerpt) that chapter n - 1 did not
+        have: none when the excerpt is new in chapter n (it is all new)."""
+        if n == 1:
+            return []
+        entry = self.book.snapshot(n - 1, written=False).get(path)
+        if entry is None or not isinstance(entry.data, str):
+            return []
+        before = entry.data
+        if name is not None:
+            try:
+                before, _ = extract(before, name, path)
+            except BookError:
+                return []
+        old, new = before.split("\n"), text.split("\n")
+        added = []
+        for tag, _, _, start, end in difflib.SequenceMatcher(None, old, new,
+                                                            autojunk=False).get_opcodes():
+            if tag in ("insert", "replace"):
+                added += [number + 1 for number in range(start, end) if new[number].strip()]
+        return added
+
+    def exercise(self, function: str) -> str:
+        """The page's chapter's exercise `function`: the stub the learner
+        starts from, the hints, each folded, one giving away more than the
+        one before, and the solution, folded too."""
+        if self.page_chapter is None:
+            raise BookError(f"exercise({function!r}) on a page that is no chapter's")
+        found = [e for e in self.page_chapter.exercises if e.function == function]
+        if not found:
+            have = ", ".join(e.function for e in self.page_chapter.exercises) or "none"
+            raise BookError(f"exercise({function!r}): chapter {self.page_chapter.number} has "
+                            f"no such exercise (it has: {have})")
+        exercise = found[0]
+        stub = self.code(exercise.file, function, blanked=True)
+        parts = [stub, ""]
+        names = ["The idea", "The calls", "Nearly the code"]
+        for tier, hint in enumerate(exercise.hints):
+            title = names[tier] if tier < len(names) else f"Hint {tier + 1}"
+            parts += [f'??? tip "Hint {tier + 1}: {title}"', f"    {hint}", ""]
+        solution = self.code(exercise.file, function, solution=True)
+        parts += ['??? success "Solution"', textwrap.indent(solution, "    "), ""]
+        return "\n".join(parts)
 
     def _blank(self, text: str, path: str, name: str | None, n: int, where: str) -> str:
         """`name` with its body replaced, as `scripts/chapters exercise n` does it."""
@@ -226,6 +314,8 @@ class PageTools:
         self.book.chapter(chapter)
         before = self.book.snapshot(chapter - 1, written=False) if chapter > 1 else {}
         after = self.book.snapshot(chapter)
+        if self.page_chapter is not None and self.page_chapter.number == chapter:
+            after = self.book.exercise_tree(chapter)  # no solution in plain sight
 
         def keep(entries: dict[str, chaptertool.Entry]) -> dict[str, chaptertool.Entry]:
             if path is None:
@@ -357,8 +447,10 @@ def _language(path: str, text: str) -> str:
     return "text"
 
 
-def fence(language: str, text: str, title: str | None = None, linenums: int | None = None) -> str:
-    """A fenced block, its fence longer than any run of backticks inside."""
+def fence(language: str, text: str, title: str | None = None, linenums: int | None = None,
+          highlight: list[int] | None = None) -> str:
+    """A fenced block, its fence longer than any run of backticks inside;
+    `highlight`: line numbers (from 1, whatever `linenums` starts at) to mark."""
     longest = max((len(run) for run in re.findall(r"`{3,}", text)), default=2)
     marks = "`" * max(3, longest + 1)
     options = [language]
@@ -366,4 +458,6 @@ def fence(language: str, text: str, title: str | None = None, linenums: int | No
         options.append(f'title="{title}"')
     if linenums:
         options.append(f'linenums="{linenums}"')
+    if highlight:
+        options.append(f'hl_lines="{" ".join(map(str, highlight))}"')
     return f"{marks} {' '.join(options)}\n{text.rstrip(chr(10))}\n{marks}"

@@ -276,7 +276,8 @@ def test_chapter_json_validation(tmp_path):
     path = repo / "chapters/02-c2/chapter.json"
     good = json.loads(path.read_text())
     bad_cases = [({**good, "number": 3}, '"number"'), ({**good, "tag": "ch2"}, '"tag"'),
-                 ({**good, "exercise": [{"file": "a.py", "function": "f"}]}, "hint")]
+                 ({**good, "exercise": [{"file": "a.py", "function": "f"}]}, "hints"),
+                 ({**good, "exercise": [{"file": "a.py", "function": "f", "hints": []}]}, "hints")]
     for data, words in bad_cases:
         path.write_text(json.dumps(data))
         with pytest.raises(ct.ChapterError, match=words):
@@ -424,9 +425,9 @@ def load_module(path: Path):
 
 
 def test_exercise_blanks_function_and_method(tmp_path):
-    exercises = {2: [{"file": "dkr/m.py", "function": "plain", "hint": 'use "*"'},
-                     {"file": "dkr/m.py", "function": "Box.method", "hint": "set it"},
-                     {"file": "dkr/m.py", "function": "one_liner", "hint": "h"}]}
+    exercises = {2: [{"file": "dkr/m.py", "function": "plain", "hints": ['use "*"', "more"]},
+                     {"file": "dkr/m.py", "function": "Box.method", "hints": ["set it"]},
+                     {"file": "dkr/m.py", "function": "one_liner", "hints": ["h"]}]}
     repo = make_repo(tmp_path / "r", {"dkr/m.py": MODULE}, exercises=exercises)
     dest = tmp_path / "ex"
     ct.make_exercise(repo, 2, dest)
@@ -454,7 +455,7 @@ def test_blank_docstring_only_and_missing():
 
 
 def test_exercise_missing_function_writes_nothing(tmp_path):
-    exercises = {1: [{"file": "dkr/m.py", "function": "absent", "hint": "h"}]}
+    exercises = {1: [{"file": "dkr/m.py", "function": "absent", "hints": ["h"]}]}
     repo = make_repo(tmp_path / "r", {"dkr/m.py": MODULE}, exercises=exercises)
     with pytest.raises(ct.ChapterError, match="dkr/m.py: no function"):
         ct.make_exercise(repo, 1, tmp_path / "ex")
