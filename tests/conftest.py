@@ -242,20 +242,18 @@ def container_pid(process: subprocess.Popen, timeout: float = 10) -> int:
     raise AssertionError("dkr started no container process")
 
 
-def wait_until_forwarding(pid: int, sig: signal.Signals = signal.SIGINT,
-                          timeout: float = 10) -> None:
-    """Wait until dkr `pid` catches `sig` and no longer blocks it: from then on
-    it passes each one on. (Before, signals wait pending, and two of a kind
-    that wait are one: the kernel keeps one pending signal of each kind.)"""
-    bit = 1 << (sig - 1)
+def wait_for_trace(process: subprocess.Popen, text: str, who: str = "dkr",
+                   timeout: float = 20) -> None:
+    """Read the stderr of `dkr --trace …` until a line of `who` (dkr, or the
+    container) with `text`."""
     deadline = time.monotonic() + timeout
-    while True:
-        status = dict(line.split(":\t", 1) for line in
-                      Path(f"/proc/{pid}/status").read_text().splitlines() if ":\t" in line)
-        if int(status["SigCgt"], 16) & bit and not int(status["SigBlk"], 16) & bit:
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        if line.startswith(f"{who}[") and text in line:
             return
-        assert time.monotonic() < deadline, f"dkr {pid} does not forward {sig.name}"
-        time.sleep(0.01)
+        if not line and process.poll() is not None:
+            break
+    raise AssertionError(f"dkr traced no {text!r}")
 
 
 def alive(pid: int) -> bool:
