@@ -798,7 +798,7 @@ def blank_function(source: str, qualname: str, message: str, path: str = "<sourc
     if node is None:
         raise ChapterError(f"{path}: no function or method named {qualname}")
     lines = split_lines(source)
-    statement = f"raise NotImplementedError({message!r})"
+    statement = raise_statement(message, node.body[0].col_offset)
     has_doc = ast.get_docstring(node, clean=False) is not None
     rest = node.body[1:] if has_doc else node.body
     if rest:
@@ -808,6 +808,30 @@ def blank_function(source: str, qualname: str, message: str, path: str = "<sourc
     result = "".join(lines)
     ast.parse(result)  # a bug here must not ship a broken exercise
     return result
+
+
+# The longest line a blank may have: dkr's own (tests/tooling/test_style.py).
+LINE_LENGTH = 88
+
+
+def raise_statement(message: str, indent: int) -> str:
+    """``raise NotImplementedError(message)``, its message split over lines
+    (Python joins the strings) where one line would be longer than LINE_LENGTH."""
+    single = f"raise NotImplementedError({json.dumps(message, ensure_ascii=False)})"
+    if indent + len(single) <= LINE_LENGTH:
+        return single
+    width = LINE_LENGTH - indent - 4 - 3  # the quotes, and the last line's ")"
+    pieces, piece = [], ""
+    for word in message.split(" "):
+        if piece and len(piece) + 1 + len(word) > width:
+            pieces.append(piece + " ")
+            piece = word
+        else:
+            piece = f"{piece} {word}" if piece else word
+    pieces.append(piece)
+    continued = "\n" + " " * (indent + 4)
+    strings = continued.join(json.dumps(part, ensure_ascii=False) for part in pieces)
+    return f"raise NotImplementedError({continued}{strings})"
 
 
 def _replace_statements(lines: list[str], first: ast.stmt, last: ast.stmt, statement: str) -> None:

@@ -448,8 +448,8 @@ def test_exercise_blanks_function_and_method(tmp_path):
 def test_blank_docstring_only_and_missing():
     src = 'def f():\n    """Doc only."""\n\ndef g(): "doc"\n'
     out = ct.blank_function(ct.blank_function(src, "f", "m"), "g", "n")
-    assert "    \"\"\"Doc only.\"\"\"\n    raise NotImplementedError('m')\n" in out
-    assert "def g(): \"doc\"; raise NotImplementedError('n')" in out
+    assert '    """Doc only."""\n    raise NotImplementedError("m")\n' in out
+    assert 'def g(): "doc"; raise NotImplementedError("n")' in out
     with pytest.raises(ct.ChapterError, match="no function or method named Nope.f"):
         ct.blank_function(src, "Nope.f", "m", "x.py")
 
@@ -541,3 +541,15 @@ def test_real_repo_exercises_blank():
         entries, exercises = ct.exercise_entries(REPO, chapter.number)
         for exercise in exercises:
             assert f"chapter {chapter.number} exercise: " in entries[exercise.file].data
+
+
+def test_a_long_hint_is_split_over_lines_that_fit_the_page():
+    hint = "chapter 3 exercise: " + "a question with many words in it, " * 6 + 'and "quotes"'
+    src = "class A:\n    def f(self):\n        return 1\n"
+    out = ct.blank_function(src, "A.f", hint)
+    assert max(len(line) for line in out.splitlines()) <= ct.LINE_LENGTH
+    namespace: dict = {}
+    exec(out, namespace)
+    with pytest.raises(NotImplementedError) as raised:
+        namespace["A"]().f()
+    assert str(raised.value) == hint
