@@ -173,7 +173,11 @@ class Case:
         self.launcher = launcher or start == "stdin a directory"
 
     def __repr__(self) -> str:
+        """The case's id; a usage error (dkr stops at its command line) says so,
+        for a run that leaves those out (`-k "not usage"`)."""
         shown = " ".join(arg if len(arg) < 30 else arg[:12] + f"…({len(arg)})" for arg in self.args)
+        if self.says.startswith(r"dkr run: "):
+            shown = f"usage: {shown}"
         return f"{shown} [{self.start}]" if self.start else shown
 
     def run(self, data_dir: Path, rootfs: Path) -> None:
