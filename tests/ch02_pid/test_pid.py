@@ -90,10 +90,35 @@ def test_container_dies_with_dkr(dkr, start_dkr):
 
 def test_trace_shows_the_new_pid_namespace(dkr):
     lines = dkr("--trace", "run", "true").stderr.splitlines()
-    unshare = next(i for i, line in enumerate(lines) if "unshare(CLONE_NEWPID)" in line)
-    fork = next(i for i, line in enumerate(lines) if "fork() = " in line and line.startswith("dkr["))
-    assert unshare < fork
-    assert any(line.startswith("container[1] ") for line in lines)
+    unshare = first_line(lines, "unshare(CLONE_NEWPID) = 0",
+                         "dkr makes the PID namespace with its own traced sched.unshare")
+    fork = first_line(lines, "dkr[", "fork() = ",
+                      "dkr forks with the traced unistd.fork, not os.fork")
+    assert unshare < fork, "unshare(CLONE_NEWPID) must come before the fork: it moves the next child"
+    assert any(line.startswith("container[1] ") for line in lines), "the child is PID 1"
+
+
+def first_line(lines: list[str], *parts: str) -> int:
+    """The index of the first line with every one of parts[:-1]; parts[-1] says
+    what is wrong when there is none."""
+    *words, why = parts
+    for index, line in enumerate(lines):
+        if all(word in line for word in words):
+            return index
+    raise AssertionError(f"no trace line with {' and '.join(map(repr, words))}: {why}")
+
+
+def test_dkr_returns_to_its_own_pid_namespace(start_dkr):
+    """After the fork dkr goes back (setns) to its own PID namespace, so that
+    a child it starts later is not born in the container's."""
+    process = start_dkr("run", "sh", "-c", "echo ready; sleep 30")
+    wait_for_line(process, "ready")
+    own = os.readlink(f"/proc/{process.pid}/ns/pid")
+    for_children = os.readlink(f"/proc/{process.pid}/ns/pid_for_children")
+    assert for_children == own, ("dkr's next child would be born in the container's PID "
+                                 "namespace: after the fork, setns back to the one saved before")
+    os.kill(container_pid(process), signal.SIGKILL)
+    process.wait(timeout=10)
 
 
 def _cmdline(pid: str) -> str:
