@@ -331,16 +331,18 @@ class PageTools:
 
     # -------------------------------------------------------- transcript
 
-    def transcript(self, name: str) -> str:
-        """A console block with docs/transcripts/NAME.txt, made by scripts/transcripts."""
+    def transcript(self, name: str, variant: str | None = None) -> str:
+        """A console block with docs/transcripts/NAME.txt (NAME.VARIANT.txt, such
+        as the v2 recording of a chapter 5 session), made by scripts/transcripts."""
         known = self.book.try_names()
         if name not in known:
             raise BookError(f"transcript({name!r}): no chapter.json lists {name!r} under \"try\"")
-        path = f"{TRANSCRIPTS}/{name}.txt"
+        path = f"{TRANSCRIPTS}/{name}.{variant}.txt" if variant else f"{TRANSCRIPTS}/{name}.txt"
         full = self.book.repo / path
         if not full.is_file():
+            how = f" --variant {variant}" if variant else ""
             raise BookError(f"transcript({name!r}): {path} is missing: "
-                            f"run `sudo scripts/transcripts {known[name]}`")
+                            f"run `sudo scripts/transcripts{how} {known[name]}`")
         text = chaptertool.render_text(full.read_text(encoding="utf-8"), path,
                                        self.book.last, self.book.last) or ""
         self.shown.add(name)
