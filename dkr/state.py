@@ -95,9 +95,11 @@ def take_back(directory: Path) -> None:
     """Remove what a dead dkr made for its container, as its notes say,
     then the directory. The notes go last, so that a dkr killed while
     doing this leaves a directory that the next one takes back again."""
-    from dkr import cgroups  # chapter: 5
+    # chapter: 5 {
+    from dkr import cgroups  # here: dkr.cgroups itself needs this module
 
-    cgroups.take_back(directory)  # chapter: 5
+    cgroups.take_back(directory)
+    # }
     remove(directory)
 
 

@@ -128,7 +128,9 @@ def ipv4(kind: int, address: str) -> bytes:
 def parse_attributes(data: bytes) -> dict[int, bytes]:
     """The attributes in `data`, by type (NESTED bit removed): their payloads.
 
-    A nested attribute's payload can be parsed again with this function.
+    A nested attribute's payload can be parsed again with this function. An
+    attribute whose length is below its header's or runs past the end of
+    `data` ends the walk: the attributes before it are returned.
     """
     found: dict[int, bytes] = {}
     offset = 0

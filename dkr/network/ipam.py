@@ -61,7 +61,9 @@ class Allocator:
 
     def lease(self) -> Lease:
         """The lowest free address, leased to this process. Call it holding
-        `locked()`. None free: DkrError("no free address left in SUBNET: stop
+        `locked()`. The lease is the file `self.directory / ADDRESS`, made
+        only if it does not exist yet, holding this dkr's owner id and a
+        newline. None free: DkrError("no free address left in SUBNET: stop
         a container first")."""
         taken = self.reclaim_stale()
         for address in self.subnet.hosts():

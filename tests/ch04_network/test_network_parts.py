@@ -237,3 +237,14 @@ def test_a_taken_host_port_is_named():
             Proxy([Published(port, 80, "127.0.0.1")], "127.0.0.1")
     assert str(raised.value) == (f"host port {port} is already in use (-p {port}:80): "
                                  "choose another host port")
+
+
+def test_a_lease_made_by_another_dkr_meanwhile_is_not_taken(tmp_path: Path, monkeypatch):
+    """O_CREAT|O_EXCL is the last guard: an address whose file appears after
+    the stale leases were read (another dkr, or a lock that failed) is not
+    handed out again; its file is left as it is."""
+    owner = f"{owner_id(os.getppid())}\n"
+    (tmp_path / "10.9.0.2").write_text(owner)
+    monkeypatch.setattr(Allocator, "reclaim_stale", lambda self: set())  # as if read before
+    assert str(lease(tmp_path).address) == "10.9.0.3"
+    assert (tmp_path / "10.9.0.2").read_text() == owner
