@@ -25,11 +25,16 @@ def fork_container(spec: Spec) -> int:
 
 # chapter: 2 {
 def _fork_as_pid_1() -> int:
-    """Fork a child that is PID 1 of a new PID namespace.
+    """Fork a child that is PID 1 of a new PID namespace: its pid here, 0 in it.
 
     unshare(CLONE_NEWPID) does not move the caller: it puts the caller's
     *next child* in the new namespace, as its PID 1. dkr then returns to its
     own namespace, so that any later child of dkr is born there again.
+
+    The tests read the trace: dkr's `unshare(CLONE_NEWPID) = 0` comes before
+    its `fork() = PID` (dkr.linux's traced wrappers, not os.fork), and the
+    child's lines begin `container[1] `. While the container runs, dkr's
+    /proc/PID/ns/pid_for_children is its /proc/PID/ns/pid again.
     """
     own = unistd.open_fd("/proc/self/ns/pid", OFlag.O_CLOEXEC)
     try:

@@ -14,7 +14,11 @@ class PrctlOption(enum.IntEnum):
 
 
 def set_pdeathsig(sig: signal.Signals) -> None:
-    """Have the kernel send `sig` to the caller when its parent dies."""
+    """Have the kernel send `sig` to the caller when its parent dies.
+
+    prctl(2)'s PR_SET_PDEATHSIG, through `call`: the trace shows it as
+    `prctl(PR_SET_PDEATHSIG, SIGKILL) = 0`.
+    """
     call(
         "prctl",
         lambda o, s: check(libc.prctl(int(o), int(s), 0, 0, 0)),
