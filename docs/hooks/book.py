@@ -234,10 +234,14 @@ class PageTools:
                 text, first = extract(text, name, path)
             except BookError as error:
                 raise BookError(f"{where}: {error}") from None
+        added = [] if blanked else self._added_lines(path, name, n, text)
         if lines is not None:
-            text, first = _cut_lines(text, first, lines, where)
+            text, cut_first = _cut_lines(text, first, lines, where)
+            skipped = cut_first - first
+            kept = len(text.split("\n"))
+            added = [line - skipped for line in added if skipped < line <= skipped + kept]
+            first = cut_first
         title = path if name is None else f"{path}: {name}"
-        added = [] if blanked or lines else self._added_lines(path, name, n, text)
         return fence(_language(path, text), text, title=title, linenums=first,
                      highlight=added)
 
