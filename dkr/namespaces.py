@@ -49,7 +49,15 @@ def _fork_as_pid_1() -> int:
 
 
 def unshare_the_rest(spec: Spec) -> None:
-    """In the child: new namespaces of every other kind the spec asks for."""
+    """In the child: the new namespaces the spec asks for, all but the PID one.
+
+    One unshare(2) whose mask ORs together the CLONE_FLAGS flag of every
+    namespace in `spec.linux.namespaces`, so that `--trace` shows one line
+    such as `unshare(CLONE_NEWUTS) = 0`. The PID namespace is left out: it
+    is fork_container's (from chapter 2 on), because unshare(CLONE_NEWPID)
+    moves the caller's next child, not the caller. No call when the mask
+    is empty.
+    """
     flags = CloneFlags(0)
     for namespace in spec.linux.namespaces:
         if namespace.type != "pid":

@@ -57,7 +57,14 @@ def _execvpe(file: str, args: list[str], env: dict[str, str]) -> None:
 
 
 def sethostname(name: str) -> None:
-    """Set the hostname of the caller's UTS namespace."""
+    """Set the hostname of the caller's UTS namespace.
+
+    sethostname(2) takes the name as bytes and their length (no closing
+    NUL). The call goes through `call` as "sethostname", with `name` as the
+    one argument the tracer sees, so that `--trace` shows
+    `sethostname("box") = 0` (the tests look for that line); `check` turns
+    libc's -1 into an OSError, which `call` names.
+    """
     raw = name.encode()
     call("sethostname", lambda n: check(libc.sethostname(raw, len(raw))), name)
 
