@@ -19,6 +19,7 @@ import difflib
 import json
 import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -914,8 +915,12 @@ def run_check(repo: Path | str, n: int, tree: Path | str, pytest_args: Sequence[
     if not (tree / "tests").is_dir():
         raise ChapterError(f"{tree / 'tests'}: no tests directory "
                            f"(create the tree with: scripts/chapters exercise {n} {tree})")
-    proc = subprocess.run([_python(Path(repo)), "-m", "pytest", "tests", *CHECK_ARGS,
-                           *pytest_args], cwd=tree)
+    command = [_python(Path(repo)), "-m", "pytest", "tests", *CHECK_ARGS, *pytest_args]
+    if os.geteuid() == 0 and shutil.which("unshare"):
+        # A UTS namespace of the tests' own: an unfinished exercise that leaves
+        # the container in the host's cannot rename the host.
+        command = ["unshare", "--uts", *command]
+    proc = subprocess.run(command, cwd=tree)
     if proc.returncode == 0:
         print(f"chapter {n}: all tests pass: every blank of the exercise is written, "
               f"and chapters 1-{n} work as the book's do")

@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -169,3 +170,15 @@ def test_a_trace_whose_reader_has_gone_ends_but_dkr_goes_on(root, data_dir, root
     assert process.stderr.readline().startswith(b"dkr[")
     process.stderr.close()
     assert process.wait(timeout=30) == 3
+
+
+def test_sethostname_says_when_the_kernel_refuses(root):
+    """A name the kernel refuses (longer than 64 bytes) is an OSError naming
+    the call, not a silent -1: in a UTS namespace of the test's own."""
+    script = ("import os, sys\nfrom dkr.linux import sched, unistd\n"
+              "sched.unshare(sched.CloneFlags.CLONE_NEWUTS)\n"
+              "try:\n    unistd.sethostname('x' * 65)\n"
+              "except OSError as error:\n    print(error.errno, error)\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            env=dkr_env(Path("/nonexistent")), timeout=30)
+    assert result.stdout == "22 [Errno 22] sethostname: Invalid argument\n", result.stderr
