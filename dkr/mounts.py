@@ -214,11 +214,14 @@ def make_devices(root: str) -> None:
 
 
 def pivot_into(root: str) -> None:
-    """Make `root` the root mount and detach the host's root from under it.
+    """Make `root` the root mount and detach the host's root from under it,
+    leaving the working directory at the new "/".
 
     pivot_root(".", ".") stacks the old root on top of the new one at "/";
     unmounting "." then takes the old root away, so no path leads back to
     the host, and the new root needs no directory to park the old one in.
+    (The tests read the trace: the call after `pivot_root(".", ".")` is
+    `umount2(".", MNT_DETACH)`.)
     """
     unistd.chdir(root)
     unistd.pivot_root(".", ".")
@@ -227,8 +230,9 @@ def pivot_into(root: str) -> None:
 
 
 def mask(path: str, null: str = "/dev/null") -> None:
-    """Hide `path`: `null` (a /dev/null) over a file, an empty read-only tmpfs
-    over a directory."""
+    """Hide `path`: `null` (a /dev/null) bound over a file, an empty read-only
+    tmpfs over a directory; a path this kernel does not have is left alone.
+    (The tests read /proc/keys, 0 bytes, and list /sys/firmware, empty.)"""
     if os.path.isdir(path):
         mount("tmpfs", path, "tmpfs", MS.MS_RDONLY)
     elif os.path.exists(path):
@@ -236,7 +240,13 @@ def mask(path: str, null: str = "/dev/null") -> None:
 
 
 def make_readonly(path: str, bind_first: bool = True) -> None:
-    """Make the mount at `path` read-only (binding `path` onto itself first)."""
+    """Make the mount at `path` read-only (binding `path` onto itself first,
+    unless `bind_first` is false); a path that does not exist is skipped.
+
+    The remount keeps the nosuid, nodev and noexec flags the mount has. (The
+    tests write to /proc/sys/kernel/domainname and, with --read-only, to /,
+    and expect "Read-only file system".)
+    """
     if not os.path.exists(path):
         return
     if bind_first:
