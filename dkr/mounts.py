@@ -251,7 +251,9 @@ def make_readonly(path: str, bind_first: bool = True) -> None:
         return
     if bind_first:
         mount(path, path, None, MS.MS_BIND | MS.MS_REC)
-    # A remount must keep the flags the mount has, or the kernel refuses.
+    # A remount sets all of a mount's flags at once: it keeps the ones the mount
+    # has, or they are cleared (and where they are locked, under a user
+    # namespace, the kernel refuses).
     kept = MS(os.statvfs(path).f_flag) & (MS.MS_NOSUID | MS.MS_NODEV | MS.MS_NOEXEC)
     mount(None, path, None, MS.MS_BIND | MS.MS_REMOUNT | MS.MS_RDONLY | kept)
 # }

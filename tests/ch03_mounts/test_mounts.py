@@ -182,3 +182,19 @@ def test_a_symlink_in_the_rootfs_does_not_lead_a_volume_into_proc(dkr, rootfs: P
         link.unlink()
     assert (result.returncode, result.stderr) == (
         125, "dkr: container set-up: refused to mount /dkr-test-into-proc/x: it leads into /proc\n")
+
+
+def test_read_only_paths_keep_their_other_flags(dkr):
+    """The remount that makes /proc/sys read-only keeps nosuid, nodev and
+    noexec: leaving them out would clear them."""
+    result = dkr("run", "cat", "/proc/mounts")
+    options = [line.split()[3].split(",") for line in result.stdout.splitlines()
+               if line.split()[1] == "/proc/sys"]
+    assert options, result.stdout
+    assert {"ro", "nosuid", "nodev", "noexec"} <= set(options[-1]), options[-1]
+
+
+def test_a_masked_directory_cannot_be_written(dkr):
+    result = dkr("run", "sh", "-c", "touch /sys/firmware/x")
+    assert result.returncode != 0
+    assert "Read-only file system" in result.stderr
