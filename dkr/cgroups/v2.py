@@ -25,8 +25,10 @@ CONTROLLERS = ("cpuset", "cpu", "memory", "pids")
 
 
 def memory_files(memory: Memory) -> dict[str, str]:
-    """memory.max (the limit), memory.low (the reservation) and memory.swap.max,
-    for the fields `memory` sets."""
+    """memory.max (the limit), memory.low (the reservation) and memory.swap.max
+    (swap alone, where the spec counts memory and swap together), for the
+    fields `memory` sets: a field that is None or 0 writes no file, and -1
+    is written "max"."""
     files = {}
     if memory.limit:
         files["memory.max"] = convert.limit(memory.limit)
@@ -60,7 +62,8 @@ def cpu_files(cpu: CPU) -> dict[str, str]:
 
 
 def pids_files(pids: Pids) -> dict[str, str]:
-    """pids.max: the most tasks (processes and threads) the cgroup may hold."""
+    """pids.max: the most tasks (processes and threads) the cgroup may hold,
+    "max" for -1; no file at all when the spec sets no limit (None or 0)."""
     value = convert.pids_max(pids.limit)
     return {} if value is None else {"pids.max": value}
 
