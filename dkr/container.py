@@ -40,8 +40,8 @@ NOT_THERE = (errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG, errno.ELOOP)
 def run(container_id: str, spec: Spec) -> int:  # chapter: 4
     """Run a container to its end; the exit code of its command.
 
-    What the host gains for the container (from chapter 4 on: its state
-    directory, its cgroup, its network) is entered into `host`, and removed
+    What the host gains for the container (its state directory and network
+    from chapter 4 on, its cgroup from chapter 5) is entered into `host`, and removed
     again, last made first, when the container has ended, or when its
     set-up fails (without the clean-up hiding why it failed).
     """

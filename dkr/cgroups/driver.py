@@ -83,7 +83,7 @@ class Cgroup(abc.ABC):
     def kill_all(self) -> None:
         """SIGKILL every process in the cgroup until none is left.
 
-        A process may fork while we read the list, so the list is read again
+        A process may fork while the list is read, so it is read again
         until it is empty. (v2 has a one-step cgroup.kill, see CgroupV2.)
         """
         deadline = time.monotonic() + EMPTY_TIMEOUT
