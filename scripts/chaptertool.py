@@ -928,7 +928,8 @@ def run_check(repo: Path | str, n: int, tree: Path | str, pytest_args: Sequence[
         print(f"chapter {n}: no tests were collected")
     else:
         print(f"chapter {n}: tests fail — keep going. The lines above say where: "
-              f"a NotImplementedError is a blank still to write, with its first hint; "
+              f"a line \"chapter {n} exercise: …\" is a blank still to write, "
+              f"with its first hint; "
               f"the page has more hints. Add `-- --maxfail=0` to run every test.")
     return proc.returncode
 
