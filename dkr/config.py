@@ -13,6 +13,37 @@ from dataclasses import dataclass, field
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
+# chapter: 6 {
+@dataclass
+class User:
+    """`process.user`: whom the command runs as.
+
+    `lookup` and `add_groups` are dkr's own: the `--user` text (NAME, UID,
+    NAME:GROUP…) and the `--group-add` names, looked up in the container's
+    /etc/passwd and /etc/group as it starts, because the names are the
+    container's, never the host's. A bundle gives numbers and no lookup."""
+
+    uid: int = 0
+    gid: int = 0
+    umask: int | None = None
+    additional_gids: list[int] = field(default_factory=list)
+    lookup: str | None = None
+    add_groups: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Capabilities:
+    """`process.capabilities`: the five sets, by name ("CAP_CHOWN", …).
+    A process without them (None) keeps all of root's, as in runc."""
+
+    bounding: list[str] = field(default_factory=list)
+    effective: list[str] = field(default_factory=list)
+    inheritable: list[str] = field(default_factory=list)
+    permitted: list[str] = field(default_factory=list)
+    ambient: list[str] = field(default_factory=list)
+# }
+
+
 @dataclass
 class Process:
     """What runs in the container: `process` in config.json."""
@@ -21,6 +52,9 @@ class Process:
     env: list[str] = field(default_factory=lambda: [f"PATH={DEFAULT_PATH}"])
     cwd: str = "/"
     terminal: bool = False
+    user: User = field(default_factory=User)  # chapter: 6
+    capabilities: Capabilities | None = None  # chapter: 6
+    no_new_privileges: bool = False  # chapter: 6
 
     def environ(self) -> dict[str, str]:
         """`env` ("KEY=VALUE" strings) as a dict for exec."""

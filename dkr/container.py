@@ -15,6 +15,7 @@ import os
 import signal
 from typing import NoReturn
 
+from dkr import capabilities  # chapter: 6
 from dkr import cgroups  # chapter: 5
 from dkr import namespaces
 from dkr import mounts  # chapter: 2
@@ -22,6 +23,7 @@ from dkr import network  # chapter: 4
 from dkr import signals
 from dkr import state  # chapter: 4
 from dkr import terminal  # chapter: 3
+from dkr import users  # chapter: 6
 from dkr.channel import Channel, Message
 from dkr.config import Process, Spec
 from dkr.errors import (EXIT_CANNOT_INVOKE, EXIT_DKR_FAILED, EXIT_NOT_FOUND, CleanUp,
@@ -72,6 +74,7 @@ def _container_side(spec: Spec, channel: Channel) -> NoReturn:
         syscall.set_trace_label("container")
         cgroups.join(spec)  # chapter: 5
         _die_with_dkr(channel)  # chapter: 2
+        prctl.set_dumpable(False)  # chapter: 6
         namespaces.unshare_the_rest(spec)
         network.set_up_inside(spec, channel)  # chapter: 4
         if spec.hostname:
@@ -82,7 +85,17 @@ def _container_side(spec: Spec, channel: Channel) -> NoReturn:
         # }
         if spec.process.terminal:  # chapter: 3
             terminal.attach_console(channel)  # chapter: 3
+        users.resolve(spec.process)  # chapter: 6
         unistd.chdir(spec.process.cwd)
+        # chapter: 6 {
+        capabilities.drop_bounding(spec.process.capabilities)
+        users.switch_to(spec.process.user)
+        capabilities.set_sets(spec.process.capabilities)
+        if spec.process.no_new_privileges:
+            prctl.set_no_new_privs()
+        _check_working_directory(spec.process.cwd)
+        unistd.close_on_exec_from(3)
+        # }
         signals.reset_for_exec()
         _exec(spec.process, channel)
     except BaseException as error:  # whatever happens, it goes back to dkr
@@ -102,6 +115,24 @@ def _die_with_dkr(channel: Channel) -> None:
     prctl.set_pdeathsig(signal.SIGKILL)
     if channel.peer_closed():
         os._exit(EXIT_DKR_FAILED)
+# }
+
+
+# chapter: 6 {
+def _check_working_directory(cwd: str) -> None:
+    """Refuse a working directory outside the container's root.
+
+    A directory fd that dkr's caller left open is still open here, and
+    `-w /proc/self/fd/N` would chdir through it to the host's file system
+    (CVE-2024-21626, "Leaky Vessels"). The kernel can tell: such a
+    directory has no path from the container's root."""
+    try:
+        where = unistd.getcwd()
+    except FileNotFoundError:  # glibc's answer for "(unreachable)"
+        where = "(unreachable)"
+    if where.startswith("(unreachable)"):
+        raise DkrError(f"the working directory {shorten(cwd)!r} is outside the "
+                       f"container's root file system: give a directory in it")
 # }
 
 

@@ -14,6 +14,8 @@ NAMESPACES = (
     "pid",  # chapter: 2
     "mount",  # chapter: 2
     "network",  # chapter: 4
+    "ipc",  # chapter: 6
+    "cgroup",  # chapter: 6
 )
 
 MOUNTS = (
@@ -27,6 +29,8 @@ MOUNTS = (
     Mount("/dev/shm", "tmpfs", "shm",
           ["nosuid", "noexec", "nodev", "mode=1777", "size=67108864"]),
     # }
+    Mount("/sys/fs/cgroup", "cgroup", "cgroup",  # chapter: 6
+          ["nosuid", "noexec", "nodev", "relatime", "ro"]),  # chapter: 6
 )
 
 # chapter: 3 {
@@ -38,4 +42,13 @@ MASKED_PATHS = (
 )
 READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
                   "/proc/sysrq-trigger")
+# }
+
+# chapter: 6 {
+# Docker's default capabilities: what root in a container keeps (capabilities(7)).
+CAPABILITIES = (
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
+    "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+)
 # }

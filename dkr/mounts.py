@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from dkr.cgroups.inside import mount_inside  # chapter: 6
 from dkr.config import Mount, Spec
 from dkr.defaults import DEVICES  # chapter: 3
 from dkr.errors import DkrError, report
@@ -115,6 +116,11 @@ def mount_entry(root: str, entry: Mount, points: MountPoints) -> None:
         raise DkrError(f"cannot mount {entry.source} on {entry.destination}: "
                        f"one is a directory and the other is not")
     points.make(target, directory=directory)
+    # chapter: 6 {
+    if entry.type == "cgroup":
+        mount_inside(target, flags)
+        return
+    # }
     fstype = None if flags & MS.MS_BIND else entry.type
     mount(entry.source, target, fstype, flags, options.data or None)
     if flags & MS.MS_BIND and flags & ~(MS.MS_BIND | MS.MS_REC):

@@ -13,6 +13,8 @@ CLONE_FLAGS = {
     "pid": CloneFlags.CLONE_NEWPID,  # chapter: 2
     "mount": CloneFlags.CLONE_NEWNS,  # chapter: 2
     "network": CloneFlags.CLONE_NEWNET,  # chapter: 4
+    "ipc": CloneFlags.CLONE_NEWIPC,  # chapter: 6
+    "cgroup": CloneFlags.CLONE_NEWCGROUP,  # chapter: 6
 }
 
 

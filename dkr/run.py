@@ -8,11 +8,13 @@ import copy
 import os
 import re
 
+from dkr import capabilities  # chapter: 6
 from dkr import defaults
 from dkr import network  # chapter: 4
 from dkr.config import CPU, Memory, Pids, Resources  # chapter: 5
 from dkr.config import DEFAULT_PATH, Linux, Namespace, Process, Root, Spec
 from dkr.config import Mount  # chapter: 3
+from dkr.config import User  # chapter: 6
 from dkr.errors import DkrError, shorten
 from dkr.errors import warn  # chapter: 5
 from dkr.mounts import is_under  # chapter: 3
@@ -68,6 +70,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     option("--pids-limit", type=parse_integer, metavar="N",
            help="at most N processes and threads; -1: unlimited")
     # }
+    # chapter: 6 {
+    option("--cap-add", action="append", default=[], metavar="CAP",
+           help="add a capability to Docker's default set (NET_ADMIN, CAP_NET_ADMIN, "
+                "or ALL)")
+    option("--cap-drop", action="append", default=[], metavar="CAP",
+           help="drop a capability (or ALL) from the set")
+    option("--privileged", action="store_true",
+           help="give the container every capability and an unmasked /proc and "
+                "/sys: its root is the host's root, with nothing held back")
+    option("-u", "--user", metavar="USER[:GROUP]",
+           help="run as USER (a name of the container's /etc/passwd, or a uid) "
+                "and GROUP (default: USER's)")
+    option("--group-add", action="append", default=[], metavar="GROUP",
+           help="a supplementary group (a name of the container's /etc/group, "
+                "or a gid)")
+    option("--security-opt", action="append", default=[], metavar="OPTION",
+           help="no-new-privileges: no program gains privileges at exec (setuid "
+                "bits and file capabilities do nothing)")
+    # }
     option("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]",
            help="what to run")
 
@@ -119,6 +140,7 @@ def spec_from_args(args: argparse.Namespace, container_id: str) -> Spec:
     # }
     network.configure(spec, args.net, args.publish)  # chapter: 4
     spec.linux.resources = resources_from_args(args)  # chapter: 5
+    confine(spec, args)  # chapter: 6
     return spec
 
 
@@ -278,6 +300,48 @@ def cpu_list(text: str) -> str:
         raise argparse.ArgumentTypeError(f"bad list {shorten(text)!r}: give numbers "
                                          f"and ranges, such as 0-1,3")
     return text
+# }
+
+
+# chapter: 6 {
+# --user: a name or a number, and optionally a group.
+USER = re.compile(r"[^:\s]+(:[^:\s]+)?")
+MAX_ID = 2**32 - 2  # (uid_t)-1 means "unchanged" to the kernel
+
+
+def confine(spec: Spec, args: argparse.Namespace) -> None:
+    """What root in the container keeps: --cap-add, --cap-drop and
+    --privileged; whom it runs as: --user and --group-add; and
+    --security-opt."""
+    process = spec.process
+    if args.privileged:
+        names = capabilities.every_name()
+        spec.linux.masked_paths, spec.linux.readonly_paths = [], []
+        for mount in spec.mounts:
+            if mount.type in ("sysfs", "cgroup"):
+                mount.options = [option for option in mount.options if option != "ro"]
+    else:
+        names = capabilities.resolve(defaults.CAPABILITIES, args.cap_add, args.cap_drop)
+    process.capabilities = capabilities.for_container(names)
+    if args.user is not None and not USER.fullmatch(args.user):
+        raise DkrError(f"bad user {shorten(args.user)!r}: give USER or USER:GROUP, "
+                       f"each a name or a number, such as --user 1000:1000")
+    for key in [*(args.user or "").split(":"), *args.group_add]:
+        if key.isdigit() and int(key) > MAX_ID:
+            raise DkrError(f"bad id {shorten(key)}: ids go up to {MAX_ID}")
+    process.user = User(lookup=args.user or "0", add_groups=list(args.group_add))
+    for option in args.security_opt:
+        process.no_new_privileges = security_option(option, process.no_new_privileges)
+
+
+def security_option(option: str, no_new_privileges: bool) -> bool:
+    """One --security-opt; what it makes of no_new_privileges. Docker takes
+    `no-new-privileges`, with `:true`, `=true` (or false) after it."""
+    name, separator, value = option.replace("=", ":", 1).partition(":")
+    if name == "no-new-privileges" and (value in ("true", "false") or not separator):
+        return value != "false"
+    raise DkrError(f"unknown security option {shorten(option)!r}: dkr takes "
+                   f"no-new-privileges")
 # }
 
 

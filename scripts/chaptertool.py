@@ -34,7 +34,7 @@ EXCLUDED_PREFIXES = (".ci/", "tests/tooling/")
 _WALK_SKIP = {".git", "__pycache__", ".venv", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
 _WALK_SKIP_TOP = {"site"}
 _CHAPTER_DIR = re.compile(r"^(\d{2})-(.+)$")
-_CHAPTER_PATH = re.compile(r"^chapters/(\d{2})-[^/]+/")
+_CHAPTER_PATH = re.compile(r"^(?:chapters/(\d{2})-[^/]+|tests/ch(\d{2})_[^/]+)/")
 _BRANCH_NAME = re.compile(r"^ch\d{2}$")
 _GIT_ENV_DROP = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY")
 # 2024-01-01T00:00:00Z: fixed so regenerated branches are byte-identical.
@@ -519,9 +519,11 @@ def _excluded(path: str) -> bool:
 
 
 def _path_in_chapter(path: str, n: int) -> bool:
-    """chapters/NN-*/ appears from chapter NN on; other paths are decided by markers."""
+    """chapters/NN-*/ and tests/chNN_*/ appear from chapter NN on (a file
+    there that cannot carry a marker, such as a test's C source, too);
+    other paths are decided by markers."""
     match = _CHAPTER_PATH.match(path)
-    return match is None or int(match[1]) <= n
+    return match is None or int(match[1] or match[2]) <= n
 
 
 def _load_file(repo: Path, path: str, last_chapter: int) -> Source:

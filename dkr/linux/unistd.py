@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib  # chapter: 6
 import ctypes
 import enum
 import errno
@@ -164,4 +165,60 @@ def flock(fd: int, operation: LockOp) -> None:
     """Take (or drop) an advisory lock on an open file; it also ends when the
     file is closed."""
     call("flock", fcntl.flock, fd, LockOp(operation))
+# }
+# chapter: 6 {
+
+
+def setgroups(groups: list[int]) -> None:
+    """Set the supplementary groups (needs CAP_SETGID)."""
+    call("setgroups", os.setgroups, groups)
+
+
+def setresgid(rgid: int, egid: int, sgid: int) -> None:
+    """Set the real, effective and saved group ids."""
+    call("setresgid", os.setresgid, rgid, egid, sgid)
+
+
+def setresuid(ruid: int, euid: int, suid: int) -> None:
+    """Set the real, effective and saved user ids. Leaving uid 0 empties
+    the capability sets, unless PR_SET_KEEPCAPS keeps the permitted one."""
+    call("setresuid", os.setresuid, ruid, euid, suid)
+
+
+def umask(mask: int) -> int:
+    """Set the file mode creation mask; the previous one."""
+    return call("umask", os.umask, Octal(mask))
+
+
+def getcwd() -> str:
+    """The working directory. A directory outside the caller's root (one
+    reached through an fd opened before pivot_root, say) reads as
+    "(unreachable)/…", which callers must treat as no path at all."""
+    return call("getcwd", os.getcwd)
+
+
+SYS_CLOSE_RANGE = 436  # the same number on every architecture (Linux 5.9)
+
+
+class CloseRangeFlags(enum.IntFlag):
+    CLOSE_RANGE_CLOEXEC = 4  # Linux 5.11
+
+
+def close_on_exec_from(first: int) -> None:
+    """Mark every fd from `first` up close-on-exec: close_range(2) with
+    CLOSE_RANGE_CLOEXEC, else (an older kernel) fcntl on each fd that
+    /proc/self/fd lists. Marked rather than closed, so that the fds the
+    caller still needs until exec stay open until then."""
+    try:
+        flags = CloseRangeFlags.CLOSE_RANGE_CLOEXEC
+        call("close_range", lambda *_shown: check(libc.syscall(
+            SYS_CLOSE_RANGE, first, ctypes.c_uint(0xFFFFFFFF), int(flags))),
+             first, flags)
+    except OSError as error:
+        if error.errno not in (errno.ENOSYS, errno.EINVAL):
+            raise
+        for fd in sorted(int(name) for name in os.listdir("/proc/self/fd")):
+            if fd >= first:
+                with contextlib.suppress(OSError):  # the fd of the listing itself
+                    os.set_inheritable(fd, False)
 # }

@@ -1,0 +1,45 @@
+# chapter: 6
+"""/sys/fs/cgroup as the container sees it: its own cgroup, read-only.
+
+The container has a cgroup namespace of its own, entered after it joined
+its cgroup, so a cgroup file system mounted in it has the container's
+cgroup as its root: `cat /sys/fs/cgroup/memory.max` shows the container's
+limit, and nothing of the host's tree above it is in sight. Read-only,
+because writing there would loosen the container's own limits (and, on v1,
+a writable `release_agent` once ran a program on the host: CVE-2022-0492).
+"""
+
+from __future__ import annotations
+
+import os
+
+from dkr.cgroups.host import detect
+from dkr.cgroups.v1 import CgroupV1
+from dkr.linux import unistd
+from dkr.linux.mount import MountFlags, mount
+
+MS = MountFlags
+
+
+def mount_inside(target: str, flags: MountFlags) -> None:
+    """Mount the host's kind of cgroup file system at `target`, in the
+    container's mount and cgroup namespaces: cgroup2 itself on a v2 host;
+    on a v1 host a tmpfs holding one mount per hierarchy the container
+    joined (named as the host names them), then made read-only too."""
+    host = detect()
+    if host.version == "v2":
+        mount("cgroup2", target, "cgroup2", flags, None)
+        return
+    mount("tmpfs", target, "tmpfs", flags & ~MS.MS_RDONLY, "mode=755")
+    by_point: dict[str, list[str]] = {}
+    for controller, point in CgroupV1(host.hierarchies, "/").hierarchies.items():
+        by_point.setdefault(point, []).append(controller)
+    for point, controllers in by_point.items():
+        name = os.path.basename(point)
+        unistd.mkdir(os.path.join(target, name))
+        mount("cgroup", os.path.join(target, name), "cgroup", flags, ",".join(controllers))
+        for controller in controllers:  # co-mounted: "cpu" -> "cpu,cpuacct"
+            if controller != name:
+                unistd.symlink(name, os.path.join(target, controller))
+    if flags & MS.MS_RDONLY:
+        mount(None, target, None, flags | MS.MS_REMOUNT)
