@@ -46,7 +46,8 @@ def resolve(default: tuple[str, ...], add: list[str], drop: list[str]) -> list[s
     """Docker's rule for --cap-add and --cap-drop over the default list:
     ALL in the adds starts from everything, ALL in the drops from nothing;
     drops are taken away, then adds are added, so `--cap-drop ALL --cap-add
-    CHOWN` keeps CAP_CHOWN alone, and an add wins over a drop. The result is in the kernel's order."""
+    CHOWN` keeps CAP_CHOWN alone, and an add wins over a drop. The result
+    is in the kernel's order."""
     add = [parse_name(name) for name in add]
     drop = [parse_name(name) for name in drop]
     if "ALL" in drop:

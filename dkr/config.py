@@ -124,6 +124,22 @@ class Resources:
     memory: Memory = field(default_factory=Memory)
     cpu: CPU = field(default_factory=CPU)
     pids: Pids = field(default_factory=Pids)
+    devices: list[DeviceRule] = field(default_factory=list)  # chapter: 6
+# }
+
+
+# chapter: 6 {
+@dataclass
+class DeviceRule:
+    """One entry of `linux.resources.devices`: whether the container may
+    make (m), read (r) or write (w) the devices of `type` ("c" character,
+    "b" block, "a" all) numbered major:minor (None: any). Later rules win."""
+
+    allow: bool
+    type: str = "a"
+    major: int | None = None
+    minor: int | None = None
+    access: str = "rwm"
 # }
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dkr.config import Mount  # chapter: 2
+from dkr.config import DeviceRule  # chapter: 6
 
 # The device nodes every container gets (name, major, minor), as runc makes them.
 DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8),
@@ -45,6 +46,16 @@ READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
 # }
 
 # chapter: 6 {
+# The devices a container may use (`linux.resources.devices`), as Docker's:
+# none, then make any node, then use the nodes of DEVICES, the terminals
+# (5:0 tty, 5:1 console, 5:2 ptmx, 136:* the pseudo-terminals) and tun.
+DEVICE_RULES = (
+    DeviceRule(allow=False),
+    DeviceRule(True, "c", None, None, "m"), DeviceRule(True, "b", None, None, "m"),
+    *(DeviceRule(True, "c", major, minor) for _, major, minor in DEVICES),
+    DeviceRule(True, "c", 5, 1), DeviceRule(True, "c", 5, 2),
+    DeviceRule(True, "c", 136, None), DeviceRule(True, "c", 10, 200),
+)
 # Docker's default capabilities: what root in a container keeps (capabilities(7)).
 CAPABILITIES = (
     "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",

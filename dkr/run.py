@@ -14,7 +14,7 @@ from dkr import network  # chapter: 4
 from dkr.config import CPU, Memory, Pids, Resources  # chapter: 5
 from dkr.config import DEFAULT_PATH, Linux, Namespace, Process, Root, Spec
 from dkr.config import Mount  # chapter: 3
-from dkr.config import User  # chapter: 6
+from dkr.config import DeviceRule, User  # chapter: 6
 from dkr.errors import DkrError, shorten
 from dkr.errors import warn  # chapter: 5
 from dkr.mounts import is_under  # chapter: 3
@@ -323,6 +323,8 @@ def confine(spec: Spec, args: argparse.Namespace) -> None:
     else:
         names = capabilities.resolve(defaults.CAPABILITIES, args.cap_add, args.cap_drop)
     process.capabilities = capabilities.for_container(names)
+    spec.linux.resources.devices = (
+        [DeviceRule(allow=True)] if args.privileged else list(defaults.DEVICE_RULES))
     if args.user is not None and not USER.fullmatch(args.user):
         raise DkrError(f"bad user {shorten(args.user)!r}: give USER or USER:GROUP, "
                        f"each a name or a number, such as --user 1000:1000")

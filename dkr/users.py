@@ -79,7 +79,8 @@ def _group_id(groups: list[Entry], key: str, what: str) -> int:
         return entry.id
     if key.isdigit():
         return int(key)
-    raise DkrError(f"{what} {shorten(key)!r}: no such group in the container's /etc/group")
+    raise DkrError(f"{what} {shorten(key)!r}: no such group in the container's "
+                   f"/etc/group")
 
 
 def resolve(process: Process) -> None:

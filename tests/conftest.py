@@ -22,6 +22,12 @@ import pytest
 TREE = Path(__file__).resolve().parent.parent
 REQUIRE_ROOT = os.environ.get("DKR_REQUIRE_ROOT") == "1"
 IS_ROOT = os.geteuid() == 0
+# The options a test gives a container whose root must mount or rename its own
+# namespaces: from chapter 6 on, root in a container has no CAP_SYS_ADMIN.
+# chapter: 1-5 {
+# SYS_ADMIN: tuple[str, ...] = ()
+# }
+SYS_ADMIN = ("--cap-add", "SYS_ADMIN")  # chapter: 6
 
 
 @pytest.fixture

@@ -36,8 +36,9 @@ def mount_inside(target: str, flags: MountFlags) -> None:
         by_point.setdefault(point, []).append(controller)
     for point, controllers in by_point.items():
         name = os.path.basename(point)
-        unistd.mkdir(os.path.join(target, name))
-        mount("cgroup", os.path.join(target, name), "cgroup", flags, ",".join(controllers))
+        hierarchy = os.path.join(target, name)
+        unistd.mkdir(hierarchy)
+        mount("cgroup", hierarchy, "cgroup", flags, ",".join(controllers))
         for controller in controllers:  # co-mounted: "cpu" -> "cpu,cpuacct"
             if controller != name:
                 unistd.symlink(name, os.path.join(target, controller))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 
 from dkr.cgroups import convert
+from dkr.cgroups import devices  # chapter: 6
 from dkr.cgroups.driver import (Cgroup, CpuStats, exists_already, make_directory,
                                 read_keyed, read_pids, remove_directory, write_value)
 from dkr.cgroups.v2 import cpuset_files, pids_files  # the same files in both versions
@@ -24,6 +25,7 @@ from dkr.linux.fs import read_file, write_file
 # The controllers whose hierarchies a container joins. cpuacct counts the
 # CPU time that cpu.stat (unlike v2's) leaves out.
 CONTROLLERS = ("cpuset", "cpu", "cpuacct", "memory", "pids")
+CONTROLLERS += ("devices",)  # chapter: 6
 
 
 def memory_files(memory: Memory) -> dict[str, str]:
@@ -121,6 +123,14 @@ class CgroupV1(Cgroup):
                 raise DkrError(f"this host mounts no {controller} cgroup: leave out "
                                f"the {controller} limit")
             write_value(directory, name, value)
+        # chapter: 6 {
+        if resources.devices:
+            devices_directory = self.directory("devices")
+            if devices_directory is None:
+                raise DkrError("this host mounts no devices cgroup: dkr cannot keep "
+                               "the container from the host's devices")
+            devices.write_v1(devices_directory, resources.devices)
+        # }
 
     def join(self) -> None:
         for directory in self.directories:

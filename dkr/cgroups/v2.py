@@ -14,6 +14,7 @@ import errno
 import os
 
 from dkr.cgroups import convert
+from dkr.cgroups import devices  # chapter: 6
 from dkr.cgroups.driver import (Cgroup, CpuStats, exists_already, make_directory,
                                 read_keyed, read_pids, write_value)
 from dkr.config import CPU, Memory, Pids, Resources
@@ -120,6 +121,8 @@ class CgroupV2(Cgroup):
     def apply(self, resources: Resources) -> None:
         for name, value in resource_files(resources).items():
             write_value(self.directory, name, value)
+        if resources.devices:  # chapter: 6
+            devices.attach_v2(self.directory, resources.devices)  # chapter: 6
 
     def join(self) -> None:
         write_file(f"{self.directory}/cgroup.procs", "0")  # "0": the writer itself

@@ -39,8 +39,9 @@ class CapSets:
         """As --trace shows it: each set's capabilities by name, in order."""
         def names(caps: frozenset[Cap]) -> str:
             return "|".join(cap.name for cap in sorted(caps)) or "0"
-        return (f"{{effective={names(self.effective)}, permitted={names(self.permitted)}"
-                f", inheritable={names(self.inheritable)}}}")
+        return (f"{{effective={names(self.effective)}, "
+                f"permitted={names(self.permitted)}, "
+                f"inheritable={names(self.inheritable)}}}")
 
 
 def _words(caps: frozenset[Cap]) -> tuple[int, int]:
@@ -55,11 +56,15 @@ def _caps(low: int, high: int) -> frozenset[Cap]:
 
 def capget() -> CapSets:
     """The calling thread's sets."""
-    header = _Header(_LINUX_CAPABILITY_VERSION_3, 0)
-    data = (_Data * 2)()
-    call("capget", lambda: check(libc.capget(ctypes.byref(header), data)))
-    return CapSets(*(_caps(getattr(data[0], name), getattr(data[1], name))
-                     for name in ("effective", "permitted", "inheritable")))
+
+    def invoke() -> CapSets:
+        header = _Header(_LINUX_CAPABILITY_VERSION_3, 0)
+        data = (_Data * 2)()
+        check(libc.capget(ctypes.byref(header), data))
+        return CapSets(*(_caps(getattr(data[0], name), getattr(data[1], name))
+                         for name in ("effective", "permitted", "inheritable")))
+
+    return call("capget", invoke)
 
 
 def capset(sets: CapSets) -> None:

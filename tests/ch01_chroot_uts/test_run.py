@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import dkr_command, dkr_env
+from conftest import SYS_ADMIN, dkr_command, dkr_env
 from dkr import cli
 from dkr.owners import owner_id
 from dkr.rootfs import build_rootfs
@@ -33,7 +33,8 @@ def test_host_files_are_out_of_reach(dkr):
 
 def test_hostname_is_the_containers_own(dkr):
     host_before = socket.gethostname()
-    result = dkr("run", "--hostname", "box", "sh", "-c", "hostname; hostname changed; hostname")
+    result = dkr("run", *SYS_ADMIN, "--hostname", "box", "sh", "-c",
+                 "hostname; hostname changed; hostname")
     assert result.stdout.split() == ["box", "changed"]
     assert socket.gethostname() == host_before
 

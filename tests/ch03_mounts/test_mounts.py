@@ -8,14 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from conftest import mount_points
+from conftest import SYS_ADMIN, mount_points
 from dkr.mounts import parse_options, path_in_root
 from dkr.linux.mount import MountFlags as MS
 
 
 def test_host_mount_table_is_unchanged(dkr):
     before = Path("/proc/self/mountinfo").read_text()
-    result = dkr("run", "sh", "-c", "mkdir -p /mnt && mount -t tmpfs scratch /mnt && touch /mnt/x && ls /mnt")
+    result = dkr("run", *SYS_ADMIN, "sh", "-c",
+                 "mkdir -p /mnt && mount -t tmpfs scratch /mnt && touch /mnt/x && ls /mnt")
     assert result.stdout == "x\n", result.stderr
     assert Path("/proc/self/mountinfo").read_text() == before
 
@@ -148,8 +149,10 @@ def test_mount_defaults_are_dockers():
     from dkr import defaults
 
     mounts = [(mount.destination, mount.type) for mount in defaults.MOUNTS]
-    assert mounts == [("/proc", "proc"), ("/dev", "tmpfs"), ("/dev/pts", "devpts"),
-                      ("/sys", "sysfs"), ("/dev/shm", "tmpfs")]
+    expected = [("/proc", "proc"), ("/dev", "tmpfs"), ("/dev/pts", "devpts"),
+                ("/sys", "sysfs"), ("/dev/shm", "tmpfs")]
+    expected.append(("/sys/fs/cgroup", "cgroup"))  # chapter: 6
+    assert mounts == expected
     assert "ro" in defaults.MOUNTS[3].options
     assert {"/proc/kcore", "/proc/keys", "/sys/firmware"} <= set(defaults.MASKED_PATHS)
     assert "/proc/sys" in defaults.READONLY_PATHS

@@ -159,13 +159,24 @@ def test_outbound_traffic_is_masqueraded(dkr, outside: str):
     assert "masquerade" in tables.stdout
 
 
-def test_ten_containers_at_once_get_ten_addresses(root, data_dir, rootfs):
+def test_ten_containers_at_once_get_ten_addresses(root, data_dir, rootfs, tmp_path):
     """(As after every test, nothing is left: see conftest's leaves_nothing.)"""
     from conftest import dkr_command, dkr_env
 
-    command = dkr_command("run", "--rootfs", str(rootfs), "sh", "-c", "ip -o -4 addr show dev eth0; sleep 1")
+    # Each container says it is up, then waits for all ten to be: a container
+    # that ended early would hand its address on, rightly.
+    script = ("ip -o -4 addr show dev eth0; touch /sync/$HOSTNAME; "
+              "for i in $(seq 600); do [ -e /sync/go ] && exit; sleep 0.1; done")
+    command = dkr_command("run", "--rootfs", str(rootfs), "-v", f"{tmp_path}:/sync",
+                          "sh", "-c", script)
     processes = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                   env=dkr_env(data_dir)) for _ in range(10)]
+    deadline = time.monotonic() + 60
+    while len(list(tmp_path.iterdir())) < 10 and time.monotonic() < deadline:
+        if any(process.poll() is not None for process in processes):
+            break
+        time.sleep(0.1)
+    (tmp_path / "go").touch()
     outputs = [process.communicate(timeout=60) for process in processes]
     assert all(process.returncode == 0 for process in processes), [err for _, err in outputs]
     addresses = [INET.search(out)[1] for out, _ in outputs]

@@ -96,16 +96,17 @@ def test_the_expected_driver_runs(dkr):
 
 
 def test_the_process_is_in_its_cgroup_before_anything_else(dkr):
-    result = dkr("--trace", "run", "--pids-limit", "50", "cat", "/proc/self/cgroup")
+    result = dkr("--trace", "run", "--pids-limit", "50", "true")
     assert result.returncode == 0, result.stderr
-    paths = {line.split(":", 2)[2] for line in result.stdout.splitlines()}
-    ours = {path for path in paths if path.startswith("/dkr/")}
-    assert len(ours) == 1, result.stdout
+    made = {match[1] for match in MKDIR.finditer(result.stderr)}  # …/dkr/<id>, per hierarchy
+    ours = {"/dkr/" + directory.rpartition("/dkr/")[2] for directory in made}
+    assert len(ours) == 1, made
+    directories = cgroups.open_cgroup(ours.pop()).directories
     # Its first step, before any other kernel call: join the cgroup (each hierarchy's, on v1).
     container = [line for line in result.stderr.splitlines() if line.startswith("container[")]
-    joins = len(cgroups.open_cgroup(ours.pop()).directories)
-    assert all('/cgroup.procs", "0") = 0' in line for line in container[:joins]), container[:joins + 1]
-    assert "cgroup.procs" not in container[joins]
+    joins = [f'write_file("{directory}/cgroup.procs", "0") = 0' for directory in directories]
+    assert [line.split("] ", 1)[1] for line in container[:len(joins)]] == joins, container
+    assert "cgroup.procs" not in container[len(joins)]
 
 
 def test_a_pids_limit_stops_forks(dkr):
