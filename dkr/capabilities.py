@@ -89,10 +89,11 @@ def drop_bounding(capabilities: Capabilities | None) -> None:
 
 def set_sets(capabilities: Capabilities | None) -> None:
     """After the switch of user: the effective, permitted and inheritable
-    sets, then the ambient set (which needs each capability in the
-    permitted and inheritable sets already). For root, exec makes the
-    permitted and effective sets the bounding set again; for another user,
-    only ambient capabilities survive exec."""
+    sets, then the ambient set (the kernel refuses an ambient capability
+    that is not both permitted and inheritable, so a spec that asks for one
+    must list it as inheritable too). For root, exec makes the permitted
+    and effective sets the bounding set again; for another user, only
+    ambient capabilities survive exec."""
     if capabilities is None:
         return
     wanted = CapSets(effective=_caps(capabilities.effective),
