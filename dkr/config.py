@@ -143,6 +143,45 @@ class DeviceRule:
 # }
 
 
+# chapter: 7 {
+@dataclass
+class SeccompArg:
+    """One condition on a syscall's argument: `linux.seccomp.syscalls[].args[]`.
+    `op` is one of SCMP_CMP_NE, _LT, _LE, _EQ, _GE, _GT, _MASKED_EQ (for
+    which the argument ANDed with `value` must equal `value_two`)."""
+
+    index: int
+    value: int
+    op: str
+    value_two: int = 0
+
+
+@dataclass
+class SyscallRule:
+    """`linux.seccomp.syscalls[]`: what happens to calls of `names` whose
+    arguments meet every one of `args`."""
+
+    names: list[str]
+    action: str
+    errno_ret: int | None = None
+    args: list[SeccompArg] = field(default_factory=list)
+
+
+@dataclass
+class Seccomp:
+    """`linux.seccomp`: the filter every syscall of the container passes.
+    `default_action` for calls no rule names; `architectures` (SCMP_ARCH_…)
+    are the ABIs whose calls the filter decides, any other ABI's are
+    refused."""
+
+    default_action: str
+    default_errno_ret: int | None = None
+    architectures: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    syscalls: list[SyscallRule] = field(default_factory=list)
+# }
+
+
 @dataclass
 class Linux:
     """The Linux-specific part: `linux` in config.json."""
@@ -152,6 +191,7 @@ class Linux:
     readonly_paths: list[str] = field(default_factory=list)
     resources: Resources = field(default_factory=Resources)  # chapter: 5
     cgroups_path: str | None = None  # chapter: 5
+    seccomp: Seccomp | None = None  # chapter: 7
 
 
 @dataclass

@@ -20,6 +20,7 @@ from dkr import cgroups  # chapter: 5
 from dkr import namespaces
 from dkr import mounts  # chapter: 2
 from dkr import network  # chapter: 4
+from dkr.seccomp import apply as seccomp  # chapter: 7
 from dkr import signals
 from dkr import state  # chapter: 4
 from dkr import terminal  # chapter: 3
@@ -51,6 +52,7 @@ def run(container_id: str, spec: Spec) -> int:  # chapter: 4
     with signals.Forwarder() as forwarder, CleanUp() as host:
         state_directory = host.enter_context(state.claimed(container_id))  # chapter: 4
         host.enter_context(cgroups.limits(spec, state_directory))  # chapter: 5
+        seccomp.prepare(spec)  # chapter: 7
         pid = namespaces.fork_container(spec)
         if pid == 0:
             dkr_end.close()
@@ -89,10 +91,13 @@ def _container_side(spec: Spec, channel: Channel) -> NoReturn:
         unistd.chdir(spec.process.cwd)
         # chapter: 6 {
         capabilities.drop_bounding(spec.process.capabilities)
+        if not spec.process.no_new_privileges:  # chapter: 7
+            seccomp.install(spec)  # chapter: 7
         users.switch_to(spec.process.user)
         capabilities.set_sets(spec.process.capabilities)
         if spec.process.no_new_privileges:
             prctl.set_no_new_privs()
+            seccomp.install(spec)  # chapter: 7
         _check_working_directory(spec.process.cwd)
         unistd.close_on_exec_from(3)
         # }

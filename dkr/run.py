@@ -15,9 +15,21 @@ from dkr.config import CPU, Memory, Pids, Resources  # chapter: 5
 from dkr.config import DEFAULT_PATH, Linux, Namespace, Process, Root, Spec
 from dkr.config import Mount  # chapter: 3
 from dkr.config import DeviceRule, User  # chapter: 6
+from dkr.config import Seccomp  # chapter: 7
 from dkr.errors import DkrError, shorten
 from dkr.errors import warn  # chapter: 5
 from dkr.mounts import is_under  # chapter: 3
+from dkr.seccomp.profile import default_profile  # chapter: 7
+
+
+# chapter: 6 {
+SECURITY_HELP = ("no-new-privileges: no program gains privileges at exec (setuid bits "
+                 "and file capabilities do nothing)")
+# }
+# chapter: 7 {
+SECURITY_HELP += ("; seccomp=unconfined: no syscall filter; seccomp=PROFILE.json: "
+                  "that profile instead of dkr's default")
+# }
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -86,8 +98,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
            help="a supplementary group (a name of the container's /etc/group, "
                 "or a gid)")
     option("--security-opt", action="append", default=[], metavar="OPTION",
-           help="no-new-privileges: no program gains privileges at exec (setuid "
-                "bits and file capabilities do nothing)")
+           help=SECURITY_HELP)
     # }
     option("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]",
            help="what to run")
@@ -332,18 +343,43 @@ def confine(spec: Spec, args: argparse.Namespace) -> None:
         if key.isdigit() and int(key) > MAX_ID:
             raise DkrError(f"bad id {shorten(key)}: ids go up to {MAX_ID}")
     process.user = User(lookup=args.user or "0", add_groups=list(args.group_add))
-    for option in args.security_opt:
-        process.no_new_privileges = security_option(option, process.no_new_privileges)
+    options = dict(security_option(option) for option in args.security_opt)
+    process.no_new_privileges = options.get("no-new-privileges") == "true"
+    unconfined = "unconfined" if args.privileged else "default"  # chapter: 7
+    seccomp = options.get("seccomp", unconfined)  # chapter: 7
+    spec.linux.seccomp = seccomp_profile(seccomp, names)  # chapter: 7
 
 
-def security_option(option: str, no_new_privileges: bool) -> bool:
-    """One --security-opt; what it makes of no_new_privileges. Docker takes
-    `no-new-privileges`, with `:true`, `=true` (or false) after it."""
+# What --security-opt takes, as Docker writes it.
+SECURITY_OPTIONS = "no-new-privileges[:true|false]"
+SECURITY_OPTIONS += ", seccomp=unconfined|PROFILE.json"  # chapter: 7
+
+
+def security_option(option: str) -> tuple[str, str]:
+    """One --security-opt as (name, value). Docker takes `no-new-privileges`,
+    with `:true`, `=true` (or false) after it (the last one given counts),
+    and `seccomp=` a profile's path or `unconfined` (chapter 7)."""
     name, separator, value = option.replace("=", ":", 1).partition(":")
     if name == "no-new-privileges" and (value in ("true", "false") or not separator):
-        return value != "false"
+        return name, value or "true"
+    if name == "seccomp" and value:  # chapter: 7
+        return name, value  # chapter: 7
     raise DkrError(f"unknown security option {shorten(option)!r}: dkr takes "
-                   f"no-new-privileges")
+                   f"{SECURITY_OPTIONS}")
+# }
+
+
+# chapter: 7 {
+def seccomp_profile(option: str, capabilities: list[str]) -> Seccomp | None:
+    """The container's seccomp profile: dkr's default (for the container's
+    capabilities), none (`unconfined`), or the profile in a file."""
+    machine = os.uname().machine
+    if option == "default":
+        return default_profile(capabilities, machine)
+    if option == "unconfined":
+        return None
+    from dkr.seccomp.load import read_profile  # only for a profile of one's own: json
+    return read_profile(option, capabilities, machine)
 # }
 
 

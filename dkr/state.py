@@ -63,14 +63,14 @@ def locked(directory: Path) -> Iterator[None]:
         unistd.close(fd)
 
 
-def write_whole(path: Path, text: str, mode: int = 0o600) -> None:
+def write_whole(path: Path, text: str | bytes, mode: int = 0o600) -> None:
     """Write a file so that nobody ever reads it half written: into a
     temporary name first, then renamed into place."""
     temporary = path.with_name(f".{path.name}.new")
     flags = OFlag.O_CREAT | OFlag.O_TRUNC | OFlag.O_WRONLY | OFlag.O_CLOEXEC
     fd = unistd.open_fd(str(temporary), flags, mode)
     try:
-        unistd.write(fd, text.encode())
+        unistd.write(fd, text.encode() if isinstance(text, str) else text)
     finally:
         unistd.close(fd)
     unistd.rename(str(temporary), str(path))

@@ -415,6 +415,29 @@ def dkr_parents() -> set[str]:
 # }
 
 
+# chapter: 6 {
+@pytest.fixture(scope="session")
+def probe(tmp_path_factory) -> Path:
+    """A directory with tests/ch06_capabilities/probe.c built statically, so
+    that it runs in the busybox root file system: one kernel call per
+    subcommand, printing "ok" or the errno's name."""
+    if not shutil.which("gcc"):
+        pytest.skip("no gcc to build the probe with (Debian: apt install gcc libc6-dev)")
+    directory = tmp_path_factory.mktemp("probe")
+    source = TREE / "tests" / "ch06_capabilities" / "probe.c"
+    subprocess.run(["gcc", "-static", "-O1", "-o", str(directory / "probe"), str(source)],
+                   check=True)
+    return directory
+
+
+def run_probe(dkr, probe: Path, call: str, *options: str, args: tuple[str, ...] = ()) -> str:
+    """What the probe's `call` printed in a container made with `options`."""
+    result = dkr("run", "-v", f"{probe}:/probe:ro", *options, "/probe/probe", call, *args)
+    assert result.returncode in (0, 1), result.stderr
+    return result.stdout.strip()
+# }
+
+
 def take_back_after_killed_dkr(dkr) -> None:
     """What a dkr killed with SIGKILL left, taken back as a user would: by
     running the next dkr. (Before chapter 4 dkr keeps nothing on the host.)"""

@@ -16,9 +16,8 @@ import enum
 import struct
 from dataclasses import dataclass
 
+from dkr.linux import syscalls
 from dkr.linux.syscall import call, check, libc
-
-SYS_BPF = 321  # x86_64
 
 
 class BpfCmd(enum.IntEnum):
@@ -76,8 +75,8 @@ class _ProgAttach(ctypes.Structure):
 
 
 def _bpf(cmd: BpfCmd, attr: ctypes.Structure) -> int:
-    size = ctypes.sizeof(attr)
-    return check(libc.syscall(SYS_BPF, int(cmd), ctypes.byref(attr), size))
+    number, size = syscalls.number("bpf"), ctypes.sizeof(attr)
+    return check(libc.syscall(number, int(cmd), ctypes.byref(attr), size))
 
 
 def prog_load(prog_type: ProgType, program: list[Insn]) -> int:

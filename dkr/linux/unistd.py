@@ -10,9 +10,8 @@ import errno
 import fcntl  # chapter: 4
 import os
 
+from dkr.linux import syscalls
 from dkr.linux.syscall import Octal, call, call_noreturn, check, cstr, libc
-
-SYS_PIVOT_ROOT = 155  # x86_64; glibc has no wrapper for pivot_root
 
 
 class OFlag(enum.IntFlag):
@@ -83,8 +82,8 @@ def chdir(path: str) -> None:
 def pivot_root(new_root: str, put_old: str) -> None:
     """Make `new_root` the root mount; the old root goes to `put_old`."""
 
-    def invoke(new_root, put_old):
-        number = ctypes.c_long(SYS_PIVOT_ROOT)
+    def invoke(new_root, put_old):  # glibc has no pivot_root: the call by number
+        number = ctypes.c_long(syscalls.number("pivot_root"))
         check(libc.syscall(number, cstr(new_root), cstr(put_old)))
 
     call("pivot_root", invoke, new_root, put_old)
@@ -197,9 +196,6 @@ def getcwd() -> str:
     return call("getcwd", os.getcwd)
 
 
-SYS_CLOSE_RANGE = 436  # the same number on every architecture (Linux 5.9)
-
-
 class CloseRangeFlags(enum.IntFlag):
     CLOSE_RANGE_CLOEXEC = 4  # Linux 5.11
 
@@ -211,8 +207,9 @@ def close_on_exec_from(first: int) -> None:
     caller still needs until exec stay open until then."""
     try:
         flags = CloseRangeFlags.CLOSE_RANGE_CLOEXEC
+        number = syscalls.number("close_range")  # Linux 5.9, glibc 2.34
         call("close_range", lambda *_shown: check(libc.syscall(
-            SYS_CLOSE_RANGE, first, ctypes.c_uint(0xFFFFFFFF), int(flags))),
+            number, first, ctypes.c_uint(0xFFFFFFFF), int(flags))),
              first, flags)
     except OSError as error:
         if error.errno not in (errno.ENOSYS, errno.EINVAL):

@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/acct.h>
+#include <stdlib.h>
 #include <sys/klog.h>
+#include <sys/personality.h>
 #include <sys/swap.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -81,6 +83,15 @@ static long read_kernel_log(void) {
     return klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buffer, sizeof buffer);
 }
 
+/* The keyrings are the kernel's, not a namespace's: the session keyring. */
+static long read_keyring(void) {
+    return syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -3 /* SESSION */, 0);
+}
+
+static long add_a_key(void) {
+    return syscall(SYS_add_key, "user", "dkr-probe", "x", 1, -3 /* SESSION */);
+}
+
 int main(int argc, char **argv) {
     const char *what = argc > 1 ? argv[1] : "";
     if (!strcmp(what, "open_by_handle_at")) return report(open_by_handle());
@@ -92,6 +103,10 @@ int main(int argc, char **argv) {
     if (!strcmp(what, "acct")) return report(acct("/nonexistent"));
     if (!strcmp(what, "syslog")) return report(read_kernel_log());
     if (!strcmp(what, "euid")) return printf("%d\n", (int)geteuid()) < 0;
+    if (!strcmp(what, "keyctl")) return report(read_keyring());
+    if (!strcmp(what, "add_key")) return report(add_a_key());
+    if (!strcmp(what, "personality") && argc > 2) /* the probe ends right after */
+        return report(personality(strtoul(argv[2], NULL, 0)));
     fprintf(stderr, "probe: unknown call %s\n", what);
     return 2;
 }

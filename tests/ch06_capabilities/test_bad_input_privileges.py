@@ -59,7 +59,7 @@ CASES = [
          r"sh: can't create /etc/passwd: Permission denied"),
     # --security-opt
     *[Case(run("--security-opt", option), 125,
-           rf"dkr: unknown security option '{shown}': dkr takes no-new-privileges")
+           rf"dkr: unknown security option '{shown}': dkr takes no-new-privileges.*")
       for option, shown in (("", ""), ("apparmor=unconfined", "apparmor=unconfined"),
                             ("no-new-privileges:maybe", "no-new-privileges:maybe"),
                             ("no-new-privileges=", "no-new-privileges="),
