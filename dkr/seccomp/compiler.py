@@ -57,7 +57,7 @@ ARCHITECTURES = {
     "SCMP_ARCH_X32": ("x86_64", "X32"),
     "SCMP_ARCH_AARCH64": ("aarch64", "AARCH64"),
 }
-# For a machine, its native ABI and those it can also run.
+# A machine's own ABI, always decided (os.uname()'s names).
 NATIVE = {"x86_64": "SCMP_ARCH_X86_64", "aarch64": "SCMP_ARCH_AARCH64"}
 
 
@@ -66,7 +66,6 @@ class Filter:
     """A compiled profile: the program, and what it was made of."""
 
     code: list[Instruction]
-    architectures: tuple[str, ...]
     skipped: tuple[str, ...]  # names no listed ABI has
 
 
@@ -110,7 +109,7 @@ def compile_profile(profile: Seccomp, machine: str) -> Filter:
         _decide_abi(program, profile, tables, default, wide=audit != "i386")
     skipped = tuple(sorted({name for rule in profile.syscalls for name in rule.names}
                            - named))
-    return Filter(assemble(program), tuple(listed), skipped)
+    return Filter(assemble(program), skipped)
 
 
 def _table(architecture: str) -> dict[str, int]:

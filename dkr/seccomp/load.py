@@ -16,10 +16,10 @@ import json
 from dkr.config import SeccompArg, Seccomp, SyscallRule
 from dkr.errors import DkrError, shorten, warn
 from dkr.linux import syscall_table
+from dkr.seccomp.compiler import NATIVE
 
-# The engines' names for a machine's architectures, and its own ABI's.
+# The engines' names for a machine's architectures.
 ENGINE_ARCHES = {"x86_64": ("amd64", "x86", "x32"), "aarch64": ("arm64", "arm")}
-NATIVE = {"x86_64": "SCMP_ARCH_X86_64", "aarch64": "SCMP_ARCH_AARCH64"}
 
 
 def read_profile(path: str, capabilities: list[str], machine: str) -> Seccomp:
