@@ -430,6 +430,13 @@ def probe(tmp_path_factory) -> Path:
     return directory
 
 
+def container_status(dkr, *options: str) -> dict[str, str]:
+    """/proc/self/status of a container made with `options`, as a dict."""
+    result = dkr("run", *options, "cat", "/proc/self/status")
+    assert result.returncode == 0, result.stderr
+    return dict(line.split(":\t", 1) for line in result.stdout.splitlines() if ":\t" in line)
+
+
 def run_probe(dkr, probe: Path, call: str, *options: str, args: tuple[str, ...] = ()) -> str:
     """What the probe's `call` printed in a container made with `options`."""
     result = dkr("run", "-v", f"{probe}:/probe:ro", *options, "/probe/probe", call, *args)

@@ -80,18 +80,17 @@ def test_a_capability_dkr_itself_lacks_is_one_clear_line(root, data_dir, rootfs)
     # cannot give the container what it does not have.
     if not shutil.which("setpriv"):
         pytest.skip("no setpriv (util-linux) to start dkr with fewer capabilities")
-    command = ["setpriv", "--bounding-set", "-sys_time", "--inh-caps", "-all",
-               *dkr_command(*with_test_rootfs(("run", "--cap-add", "SYS_TIME", "true"),
-                                              rootfs))]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=TREE,
-                            env=dkr_env(data_dir), stdin=subprocess.DEVNULL, timeout=60)
+
+    def without_sys_time(*args: str) -> subprocess.CompletedProcess:
+        command = ["setpriv", "--bounding-set", "-sys_time", "--inh-caps", "-all",
+                   *dkr_command(*with_test_rootfs(args, rootfs))]
+        return subprocess.run(command, capture_output=True, text=True, cwd=TREE,
+                              env=dkr_env(data_dir), stdin=subprocess.DEVNULL, timeout=60)
+
+    result = without_sys_time("run", "--cap-add", "SYS_TIME", "true")
     assert result.returncode == 125
     assert result.stderr == (
         "dkr: container set-up: dkr itself lacks CAP_SYS_TIME, so the container cannot "
         "have it: run dkr with it, or drop it (--cap-drop)\n")
-    everything = subprocess.run(
-        ["setpriv", "--bounding-set", "-sys_time", "--inh-caps", "-all",
-         *dkr_command(*with_test_rootfs(("run", "--privileged", "true"), rootfs))],
-        capture_output=True, text=True, cwd=TREE, env=dkr_env(data_dir),
-        stdin=subprocess.DEVNULL, timeout=60)
+    everything = without_sys_time("run", "--privileged", "true")
     assert everything.returncode == 0, everything.stderr  # ALL: what dkr has

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_probe
+from conftest import container_status as status, run_probe
 from dkr import capabilities, defaults
 from dkr.errors import DkrError
 from dkr.linux.capability_table import Cap
@@ -98,13 +98,6 @@ def test_passwd_and_group_files_are_read_as_libc_does():
 
 
 # In a container --------------------------------------------------------------
-
-def status(dkr, *args: str) -> dict[str, str]:
-    """The container's /proc/self/status, as a dict."""
-    result = dkr("run", *args, "cat", "/proc/self/status")
-    assert result.returncode == 0, result.stderr
-    return dict(line.split(":\t", 1) for line in result.stdout.splitlines() if ":\t" in line)
-
 
 def names(mask: str) -> set[str]:
     value = int(mask, 16)

@@ -13,13 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SYS_ADMIN, run_probe
-
-
-def status(dkr, *options: str) -> dict[str, str]:
-    result = dkr("run", *options, "cat", "/proc/self/status")
-    assert result.returncode == 0, result.stderr
-    return dict(line.split(":\t", 1) for line in result.stdout.splitlines() if ":\t" in line)
+from conftest import SYS_ADMIN, container_status as status, run_probe
 
 
 def test_a_default_container_runs_under_one_filter(dkr):
