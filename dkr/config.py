@@ -67,6 +67,11 @@ class Root:
 
     path: str
     readonly: bool = False
+    # chapter: 8 {
+    # dkr's own: the read-only directories, lowest first, that an overlay
+    # with a writable layer of the container's own stacks at `path`.
+    layers: list[str] = field(default_factory=list)
+    # }
 
 
 @dataclass

@@ -20,6 +20,7 @@ from dkr import cgroups  # chapter: 5
 from dkr import namespaces
 from dkr import mounts  # chapter: 2
 from dkr import network  # chapter: 4
+from dkr import overlay  # chapter: 8
 from dkr.seccomp import apply as seccomp  # chapter: 7
 from dkr import signals
 from dkr import state  # chapter: 4
@@ -51,6 +52,8 @@ def run(container_id: str, spec: Spec) -> int:  # chapter: 4
     dkr_end, container_end = Channel.pair()
     with signals.Forwarder() as forwarder, CleanUp() as host:
         state_directory = host.enter_context(state.claimed(container_id))  # chapter: 4
+        layer = overlay.writable_layer(spec.root, container_id)  # chapter: 8
+        host.enter_context(layer)  # chapter: 8
         host.enter_context(cgroups.limits(spec, state_directory))  # chapter: 5
         seccomp.prepare(spec)  # chapter: 7
         pid = namespaces.fork_container(spec)

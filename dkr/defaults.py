@@ -3,8 +3,15 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from dkr.config import Mount  # chapter: 2
 from dkr.config import DeviceRule  # chapter: 6
+
+# Where dkr keeps what it makes once and uses again: the default root file
+# system, and from later chapters more (DKR_DATA chooses another place).
+DATA_DIR = Path(os.environ.get("DKR_DATA", "/var/lib/dkr"))
 
 # The device nodes every container gets (name, major, minor), as runc makes them.
 DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8),

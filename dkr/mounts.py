@@ -21,6 +21,7 @@ from dkr.linux.unistd import OFlag
 from dkr.linux.mount import MountFlags, mount
 from dkr.linux.mount import UmountFlags, umount2  # chapter: 3
 from dkr.linux.stat import chmod, mknod_char  # chapter: 3
+from dkr.overlay import mount_root  # chapter: 8
 
 MS = MountFlags
 
@@ -75,11 +76,17 @@ def set_up(spec: Spec) -> None:
     """Build the container's mount tree under its root."""
     root = spec.root.path
     mount(None, "/", None, MS.MS_REC | MS.MS_PRIVATE)
-    mount(root, root, None, MS.MS_BIND | MS.MS_REC)  # chapter: 3
+    # chapter: 3-7 {
+    # mount(root, root, None, MS.MS_BIND | MS.MS_REC)
+    # }
+    mount_root(spec.root)  # chapter: 8
     points = MountPoints(root)
     for entry in spec.mounts:
         mount_entry(root, entry, points)
-    if points.made_in_rootfs:
+    # chapter: 2-7 {
+    # if points.made_in_rootfs:
+    # }
+    if points.made_in_rootfs and not spec.root.layers:  # chapter: 8
         report(f"note: made mount points in the root file system {root}: "
                f"{', '.join(points.made_in_rootfs)}")
     # chapter: 3 {

@@ -19,10 +19,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from dkr.defaults import DEVICES
+from dkr.defaults import DATA_DIR, DEVICES
 from dkr.owners import is_stale, me
 
-DATA_DIR = Path(os.environ.get("DKR_DATA", "/var/lib/dkr"))
 LAYOUT_VERSION = 4  # bump when the layout changes, so caches are rebuilt
 
 # Enough for the book's examples when there is no busybox.

@@ -35,18 +35,34 @@ SECURITY_HELP += ("; seccomp=unconfined: no syscall filter; seccomp=PROFILE.json
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `dkr run`."""
     option = parser.add_argument
-    option("--rootfs", metavar="DIR",
-           help="the root file system (default: one built from the host's programs); "
-                "what the container writes there stays there")
+    # chapter: 1-7 {
+    # option("--rootfs", metavar="DIR",
+    #        help="the root file system (default: one built from the host's programs); "
+    #             "what the container writes there stays there")
+    # }
+    # chapter: 8 {
+    option("--rootfs", action="append", metavar="DIR",
+           help="the root file system (default: one built from the host's programs), "
+                "read-only under the container's own writable layer; repeat it to "
+                "stack directories, the last on top")
+    # }
     option("--hostname", metavar="NAME",
            help="the container's hostname (default: the container's id)")
     option("-e", "--env", action="append", default=[], metavar="KEY=VALUE",
            help="set an environment variable (-e KEY alone: the host's value, if set)")
     option("-w", "--workdir", default="/", metavar="DIR",
            help="the command's working directory, an absolute path")
+    # chapter: 1-7 {
+    # option("--rm", action="store_true",
+    #        help="accepted, as in Docker: dkr always removes what it made for the "
+    #             "container once it ends")
+    # }
+    # chapter: 8 {
     option("--rm", action="store_true",
            help="accepted, as in Docker: dkr always removes what it made for the "
-                "container once it ends")
+                "container once it ends, its writable layer too (no dkr command "
+                "could list or remove a stopped container yet)")
+    # }
     # chapter: 3 {
     option("-v", "--volume", action="append", default=[], metavar="HOST:CTR[:ro]",
            help="bind-mount a host path into the container")
@@ -137,7 +153,10 @@ def spec_from_args(args: argparse.Namespace, container_id: str) -> Spec:
     process.env += env_items(args.env)
     spec = Spec(
         process=process,
-        root=Root(_root_path(args.rootfs)),
+        # chapter: 1-7 {
+        # root=Root(_root_path(args.rootfs)),
+        # }
+        root=Root("", layers=root_layers(args.rootfs)),  # chapter: 8
         hostname=hostname,
         mounts=copy.deepcopy(list(defaults.MOUNTS)),
         linux=Linux(namespaces=[Namespace(kind) for kind in defaults.NAMESPACES]),
@@ -380,6 +399,14 @@ def seccomp_profile(option: str, capabilities: list[str]) -> Seccomp | None:
         return None
     from dkr.seccomp.load import read_profile  # only for a profile of one's own: json
     return read_profile(option, capabilities, machine)
+# }
+
+
+# chapter: 8 {
+def root_layers(rootfs: list[str] | None) -> list[str]:
+    """The directories --rootfs stacks, lowest first: the default rootfs
+    unless some are given."""
+    return [_root_path(path) for path in rootfs or [None]]
 # }
 
 

@@ -325,10 +325,13 @@ SHARED_STATE = {Path("/run/dkr"), Path("/run/dkr/network"), Path("/run/dkr/conta
 
 def state_entries(data_dir: Path) -> set[str]:
     """What dkr keeps on the host that the tests can have made: their own
-    state root's entries, the network's leases, and dkr's data directory
-    (the tests build their root file systems elsewhere)."""
+    state root's entries, the network's leases, dkr's data directory (the
+    tests build their root file systems elsewhere), and from chapter 8 the
+    containers' layers in the tests' data directory."""
     found = set()
-    for top in (state_root(data_dir), Path("/run/dkr"), Path("/var/lib/dkr")):
+    tops = [state_root(data_dir), Path("/run/dkr"), Path("/var/lib/dkr")]
+    tops.append(data_dir / "overlay")  # chapter: 8
+    for top in tops:
         if top.is_dir():
             found |= {str(path) for path in top.rglob("*") if path not in SHARED_STATE
                       and not path.is_relative_to("/run/dkr/containers")}

@@ -40,7 +40,7 @@ def prepare(spec: Spec) -> None:
 
 def _cached(profile: Seccomp, machine: str) -> bytes:
     """The program for `profile`, from the cache if it is there."""
-    from dkr.rootfs import DATA_DIR  # where dkr keeps what it makes once
+    from dkr.defaults import DATA_DIR  # where dkr keeps what it makes once
     from dkr.state import write_whole
 
     source = repr((COMPILER_VERSION, machine, profile)).encode()

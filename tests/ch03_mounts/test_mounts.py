@@ -167,14 +167,16 @@ def test_a_volume_at_dev_gets_no_devices_made_in_it(dkr, tmp_path: Path):
     assert [path.name for path in tmp_path.iterdir()] == ["mine"]
 
 
-def test_an_empty_rootfs_is_told_of_the_mount_points_made_in_it(dkr, tmp_path: Path):
-    result = dkr("run", "--rootfs", str(tmp_path), "sh")
-    note, error = result.stderr.splitlines()
-    assert note.startswith(f"dkr: note: made mount points in the root file system {tmp_path}: proc, dev")
-    assert {"proc", "dev", "sys"} <= {path.name for path in tmp_path.iterdir()}
-    assert (result.returncode, error) == (127, "dkr: exec sh: executable file not found in $PATH "
-                                               "(dkr runs a command of its root file system, not an "
-                                               "image: images arrive in chapter 9)")
+# chapter: 3-7 {
+# def test_an_empty_rootfs_is_told_of_the_mount_points_made_in_it(dkr, tmp_path: Path):
+#     result = dkr("run", "--rootfs", str(tmp_path), "sh")
+#     note, error = result.stderr.splitlines()
+#     assert note.startswith(f"dkr: note: made mount points in the root file system {tmp_path}: proc, dev")
+#     assert {"proc", "dev", "sys"} <= {path.name for path in tmp_path.iterdir()}
+#     assert (result.returncode, error) == (127, "dkr: exec sh: executable file not found in $PATH "
+#                                                "(dkr runs a command of its root file system, not an "
+#                                                "image: images arrive in chapter 9)")
+# }
 
 
 def test_a_symlink_in_the_rootfs_does_not_lead_a_volume_into_proc(dkr, rootfs: Path, tmp_path: Path):
