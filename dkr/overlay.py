@@ -177,16 +177,21 @@ def remove(directory: Path) -> None:
     removing it leaves a directory that the next dkr removes again."""
     for entry in directory.iterdir():
         if entry.name != OWNER:
-            call("remove_tree", _remove_tree, str(entry))
+            remove_tree(str(entry))
     with contextlib.suppress(FileNotFoundError):
         unistd.unlink(str(directory / OWNER))
     unistd.rmdir(str(directory))
 
 
-def _remove_tree(path: str) -> None:
-    """rm -rf: a directory with all in it, or a link. overlayfs leaves its
-    work directory without permissions, which root needs none for."""
-    if os.path.islink(path) or not os.path.isdir(path):
-        os.unlink(path)
-    else:
-        shutil.rmtree(path)
+def remove_tree(path: str) -> None:
+    """rm -rf: a directory with all in it, or a link (one traced call).
+    overlayfs leaves its work directory without permissions, which root
+    needs none for."""
+
+    def invoke(path: str) -> None:
+        if os.path.islink(path) or not os.path.isdir(path):
+            os.unlink(path)
+        else:
+            shutil.rmtree(path)
+
+    call("remove_tree", invoke, path)

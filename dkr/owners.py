@@ -13,6 +13,7 @@ same pid), so an owner is written as "PID STARTTIME", the start time from
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 
 def owner_id(pid: int) -> str | None:
@@ -37,3 +38,28 @@ def is_stale(owner: str) -> bool:
     if len(words) != 2 or not words[0].isdigit():
         return True  # unreadable: no live dkr wrote it
     return owner_id(int(words[0])) != " ".join(words)
+
+
+# A directory being made, before it is renamed into place, is named
+# STAGING + "PID-STARTTIME-" of the dkr making it + a random part.
+STAGING = ".build-"
+
+
+def make_staging(parent: Path) -> Path:
+    """A new, empty directory in `parent` to build something in, named by
+    this dkr, so that the next dkr removes it if this one is killed."""
+    import tempfile
+
+    return Path(tempfile.mkdtemp(prefix=f"{STAGING}{me().replace(' ', '-')}-",
+                                 dir=parent))
+
+
+def remove_stale_staging(parent: Path) -> None:
+    """Remove the half-built directories in `parent` whose dkr is gone."""
+    import shutil
+
+    for entry in parent.iterdir():
+        if entry.name.startswith(STAGING):
+            pid, _, rest = entry.name[len(STAGING):].partition("-")
+            if is_stale(f"{pid} {rest.partition('-')[0]}"):
+                shutil.rmtree(entry, ignore_errors=True)

@@ -16,11 +16,10 @@ import os
 import shutil
 import stat
 import subprocess
-import tempfile
 from pathlib import Path
 
 from dkr.defaults import DATA_DIR, DEVICES
-from dkr.owners import is_stale, me
+from dkr.owners import make_staging, remove_stale_staging
 
 LAYOUT_VERSION = 4  # bump when the layout changes, so caches are rebuilt
 
@@ -44,7 +43,6 @@ ETC_FILES = {
     # Empty: the points where each container's own files are mounted (chapter 4).
     "hosts": "", "hostname": "", "resolv.conf": "",
 }
-STAGING = ".build-"  # + "PID-STARTTIME-" of the dkr building it
 
 
 def default_rootfs() -> str:
@@ -63,9 +61,8 @@ def find_busybox() -> str | None:
 def build_rootfs(target: Path, busybox: str | None) -> None:
     """Build a root file system at `target` from `busybox`, or host programs."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_builds(target.parent)
-    builder = me().replace(" ", "-")
-    staging = Path(tempfile.mkdtemp(prefix=f"{STAGING}{builder}-", dir=target.parent))
+    remove_stale_staging(target.parent)
+    staging = make_staging(target.parent)
     try:
         _make_skeleton(staging)
         if busybox:
@@ -78,15 +75,6 @@ def build_rootfs(target: Path, busybox: str | None) -> None:
         shutil.rmtree(staging, ignore_errors=True)
         if not target.is_dir():  # another dkr may have won the race
             raise
-
-
-def remove_stale_builds(directory: Path) -> None:
-    """Remove the half-built trees in `directory` whose dkr is gone."""
-    for entry in directory.iterdir():
-        if entry.name.startswith(STAGING):
-            pid, _, rest = entry.name[len(STAGING):].partition("-")
-            if is_stale(f"{pid} {rest.partition('-')[0]}"):
-                shutil.rmtree(entry, ignore_errors=True)
 
 
 def _make_skeleton(root: Path) -> None:

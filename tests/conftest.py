@@ -379,7 +379,12 @@ def nft_tables() -> set[str]:
 def remove_shared_network(before: dict[str, set]) -> None:
     """Remove what dkr keeps for all containers, if this session made it: the
     bridge dkr0, nftables' table ip dkr, and /run/dkr's directories (only when
-    empty: a lease or state directory left inside is a leak)."""
+    empty: a lease or state directory left inside is a leak). A bridge with
+    a container's veth in it is someone else's in use (another dkr's, started
+    after this session began), and stays with its NAT table."""
+    ports = Path("/sys/class/net/dkr0/brif")
+    if ports.is_dir() and any(ports.iterdir()):
+        return
     if os.path.exists("/sys/class/net/dkr0") and not before["bridge"]:
         subprocess.run(["ip", "link", "del", "dkr0"], check=True)
     if "table ip dkr" in nft_tables() - before["nft tables"]:
