@@ -52,7 +52,7 @@ from dkr.linux import unistd
 from dkr.linux.mount import MountFlags, mount
 from dkr.linux.stat import chmod
 from dkr.linux.syscall import call
-from dkr.state import locked, write_whole
+from dkr.state import make_owned
 
 LAYERS = DATA_DIR / "overlay"
 OWNER = "owner"
@@ -108,19 +108,10 @@ def _overlap(one: str, other: str) -> bool:
 
 def claim(container_id: str) -> Path:
     """Make the container's layer directory, owned by this dkr, after taking
-    back those whose dkr is gone. Both happen under a lock on LAYERS, so no
-    dkr ever sees a directory without its owner."""
-    directory = LAYERS / container_id
-    LAYERS.mkdir(parents=True, exist_ok=True)
-    with locked(LAYERS):
-        remove_stale()
-        try:
-            unistd.mkdir(str(directory), 0o700)
-        except FileExistsError:
-            raise DkrError(f"a container layer with the id {container_id} exists "
-                           f"already in {LAYERS}") from None
-        write_whole(directory / OWNER, f"{owners.me()}\n")
-    return directory
+    back those whose dkr is gone (as state directories are made)."""
+    return make_owned(LAYERS, container_id, remove_stale,
+                      f"a container layer with the id {container_id} exists already "
+                      f"in {LAYERS}")
 
 
 def remove_stale() -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from dkr import owners
 from dkr.errors import DkrError
@@ -33,20 +33,29 @@ OWNER = "owner"
 @contextlib.contextmanager
 def claimed(container_id: str) -> Iterator[Path]:
     """The container's state directory, owned by this dkr while the block runs."""
-    directory = ROOT / container_id
-    ROOT.mkdir(parents=True, exist_ok=True)
-    with locked(ROOT):
-        reclaim_stale(ROOT)
-        try:
-            unistd.mkdir(str(directory), 0o700)
-        except FileExistsError:
-            raise DkrError(f"a container with the id {container_id} exists "
-                           f"already") from None
-        write_whole(directory / OWNER, f"{owners.me()}\n")
+    directory = make_owned(ROOT, container_id, lambda: reclaim_stale(ROOT),
+                           f"a container with the id {container_id} exists already")
     try:
         yield directory
     finally:
         remove(directory)
+
+
+def make_owned(root: Path, name: str, reclaim: Callable[[], None], taken: str) -> Path:
+    """Make `root/name`, owned by this dkr, after `reclaim` has taken back
+    what dead dkrs left in `root`. Both happen under a lock on `root`, so
+    no dkr ever sees a directory there without its owner. `taken` is the
+    error for a name that is in use."""
+    directory = root / name
+    root.mkdir(parents=True, exist_ok=True)
+    with locked(root):
+        reclaim()
+        try:
+            unistd.mkdir(str(directory), 0o700)
+        except FileExistsError:
+            raise DkrError(taken) from None
+        write_whole(directory / OWNER, f"{owners.me()}\n")
+    return directory
 
 
 @contextlib.contextmanager
