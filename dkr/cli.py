@@ -51,7 +51,14 @@ def build_parser() -> tuple[Parser, dict[str, Parser]]:
 
     add_arguments(run)
     run.set_defaults(handler=_run)
-    return parser, {"run": run}
+    # chapter: 1-8 {
+    # return parser, {"run": run}
+    # }
+    # chapter: 9 {
+    from dkr.image.commands import add_commands
+
+    return parser, {"run": run, **add_commands(commands)}
+    # }
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ import argparse
 import copy
 import os
 import re
+from typing import TYPE_CHECKING  # chapter: 9
 
 from dkr import capabilities  # chapter: 6
 from dkr import defaults
@@ -20,6 +21,9 @@ from dkr.errors import DkrError, shorten
 from dkr.errors import warn  # chapter: 5
 from dkr.mounts import is_under  # chapter: 3
 from dkr.seccomp.profile import default_profile  # chapter: 7
+
+if TYPE_CHECKING:  # chapter: 9
+    from dkr.image.use import ImageToRun  # chapter: 9
 
 
 # chapter: 6 {
@@ -50,8 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
            help="the container's hostname (default: the container's id)")
     option("-e", "--env", action="append", default=[], metavar="KEY=VALUE",
            help="set an environment variable (-e KEY alone: the host's value, if set)")
-    option("-w", "--workdir", default="/", metavar="DIR",
-           help="the command's working directory, an absolute path")
+    option("-w", "--workdir", metavar="DIR",
+           help="the command's working directory, an absolute path (default: /)")
     # chapter: 1-7 {
     # option("--rm", action="store_true",
     #        help="accepted, as in Docker: dkr always removes what it made for the "
@@ -141,22 +145,28 @@ def spec_from_args(args: argparse.Namespace, container_id: str) -> Spec:
         raise DkrError(f"bad hostname {shorten(args.hostname)!r}: use at most 64 "
                        f"letters, digits, '.', '-' and '_', starting with a letter "
                        f"or digit")
-    if not args.workdir.startswith("/"):
-        raise DkrError(f"bad working directory {shorten(args.workdir)!r}: "
+    workdir = "/" if args.workdir is None else args.workdir
+    if not workdir.startswith("/"):
+        raise DkrError(f"bad working directory {shorten(workdir)!r}: "
                        f"give an absolute path, such as -w /tmp")
+    found = image_to_run(args, command)  # chapter: 9
     hostname = args.hostname or container_id
-    process = Process(args=command, cwd=args.workdir)
+    process = Process(args=command, cwd=workdir)
     process.env = [f"PATH={DEFAULT_PATH}", f"HOSTNAME={hostname}"]
     process.terminal = args.tty or (os.isatty(0) and os.isatty(1))  # chapter: 3
     if process.terminal:  # chapter: 3
         process.env.append(f"TERM={os.environ.get('TERM', 'xterm')}")  # chapter: 3
-    process.env += env_items(args.env)
+    user_env = env_items(args.env)
+    process.env += user_env
     spec = Spec(
         process=process,
         # chapter: 1-7 {
         # root=Root(_root_path(args.rootfs)),
         # }
-        root=Root("", layers=root_layers(args.rootfs)),  # chapter: 8
+        # chapter: 8-8 {
+        # root=Root("", layers=root_layers(args.rootfs)),
+        # }
+        root=Root("", layers=image_layers(found, args.rootfs)),  # chapter: 9
         hostname=hostname,
         mounts=copy.deepcopy(list(defaults.MOUNTS)),
         linux=Linux(namespaces=[Namespace(kind) for kind in defaults.NAMESPACES]),
@@ -171,6 +181,13 @@ def spec_from_args(args: argparse.Namespace, container_id: str) -> Spec:
     network.configure(spec, args.net, args.publish)  # chapter: 4
     spec.linux.resources = resources_from_args(args)  # chapter: 5
     confine(spec, args)  # chapter: 6
+    # chapter: 9 {
+    if found:
+        from dkr.image.use import apply
+
+        apply(spec, found, command[1:], user_env,
+              workdir_given=args.workdir is not None, user_given=args.user is not None)
+    # }
     return spec
 
 
@@ -407,6 +424,23 @@ def root_layers(rootfs: list[str] | None) -> list[str]:
     """The directories --rootfs stacks, lowest first: the default rootfs
     unless some are given."""
     return [_root_path(path) for path in rootfs or [None]]
+# }
+
+
+# chapter: 9 {
+def image_to_run(args: argparse.Namespace, command: list[str]) -> ImageToRun | None:
+    """The image that `dkr run`'s first word names, if it names one and no
+    --rootfs is given (dkr.image.use says how a word is read)."""
+    if args.rootfs:
+        return None
+    from dkr.image.use import find
+
+    return find(command[0])
+
+
+def image_layers(found: ImageToRun | None, rootfs: list[str] | None) -> list[str]:
+    """The image's layers, or what --rootfs stacks."""
+    return found.layers if found else root_layers(rootfs)
 # }
 
 

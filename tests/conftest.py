@@ -28,6 +28,12 @@ IS_ROOT = os.geteuid() == 0
 # SYS_ADMIN: tuple[str, ...] = ()
 # }
 SYS_ADMIN = ("--cap-add", "SYS_ADMIN")  # chapter: 6
+# What dkr says of a command that its root file system does not have.
+# chapter: 1-8 {
+# NOT_IN_PATH = ("executable file not found in $PATH (dkr runs a command of its root "
+#                "file system, not an image: images arrive in chapter 9)")
+# }
+NOT_IN_PATH = "executable file not found in $PATH"  # chapter: 9
 
 
 @pytest.fixture
@@ -107,9 +113,11 @@ def start_dkr(root, data_dir: Path, rootfs: Path):
     """Start `dkr ARGS…` in the background: a Popen, killed at the test's end."""
     started: list[subprocess.Popen] = []
 
-    def start(*args: str, env: dict[str, str] | None = None, **kwargs) -> subprocess.Popen:
+    def start(*args: str, env: dict[str, str] | None = None, default_rootfs: bool = False,
+              **kwargs) -> subprocess.Popen:
         process = subprocess.Popen(
-            dkr_command(*with_test_rootfs(args, rootfs)), stdin=subprocess.DEVNULL,
+            dkr_command(*(args if default_rootfs else with_test_rootfs(args, rootfs))),
+            stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=TREE,
             env={**dkr_env(data_dir), **(env or {})}, **kwargs,
         )
@@ -315,7 +323,8 @@ def container_processes(known_namespaces: set[str]) -> set[str]:
 
 def _cmdline(pid: int) -> str:
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(
+            errors="replace").strip()
     except OSError:
         return "?"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SYS_ADMIN, dkr_command, dkr_env
+from conftest import NOT_IN_PATH, SYS_ADMIN, dkr_command, dkr_env
 from dkr import cli
 from dkr.owners import owner_id
 from dkr.rootfs import build_rootfs
@@ -66,9 +66,7 @@ def test_stdin_and_stdout_pass_through(dkr):
 def test_missing_command_exits_127(dkr):
     result = dkr("run", "no-such-command")
     assert result.returncode == 127
-    assert result.stderr == ("dkr: exec no-such-command: executable file not found in $PATH "
-                             "(dkr runs a command of its root file system, not an image: "
-                             "images arrive in chapter 9)\n")
+    assert result.stderr == f"dkr: exec no-such-command: {NOT_IN_PATH}\n"
 
 
 def test_command_that_is_not_executable_exits_126(dkr):

@@ -24,7 +24,7 @@ CASES = [
     Case(["run", "--rootfs", "/etc", "--rootfs", "/etc/ssl", "true"], 125,
          r"dkr: the root file systems /etc and /etc/ssl overlap: .*"),
     Case(["run", "--net", "none", "--rootfs", "/usr/share", "--rootfs", "/etc", "true"], 127,
-         r"dkr: exec true: executable file not found in \$PATH .*"),
+         r"dkr: exec true: executable file not found in \$PATH.*"),
     Case(["run", "--rootfs"], 125,
          r"dkr run: argument --rootfs: expected one argument \(see `python3 -m dkr run --help`\)"),
 ]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import alive, container_pid, take_back_after_killed_dkr, wait_for_line
+from conftest import NOT_IN_PATH, alive, container_pid, take_back_after_killed_dkr, wait_for_line
 from dkr.overlay import MOST_LOWERS, OPTIONS_SIZE, options
 from dkr.rootfs import LAYOUT_VERSION
 
@@ -87,8 +87,7 @@ def test_an_empty_rootfs_stays_empty(dkr, tmp_path: Path):
     in the user's directory (chapter 3 had to make them there, and said so)."""
     result = dkr("run", *NET, "--rootfs", str(tmp_path), "sh")
     assert (result.returncode, result.stderr) == (
-        127, "dkr: exec sh: executable file not found in $PATH (dkr runs a command of its "
-             "root file system, not an image: images arrive in chapter 9)\n")
+        127, f"dkr: exec sh: {NOT_IN_PATH}\n")
     assert list(tmp_path.iterdir()) == []
 
 
