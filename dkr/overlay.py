@@ -44,7 +44,6 @@ import shutil
 from pathlib import Path
 from typing import Iterator
 
-from dkr import owners
 from dkr.config import Root
 from dkr.defaults import DATA_DIR
 from dkr.errors import DkrError, shorten
@@ -52,7 +51,7 @@ from dkr.linux import unistd
 from dkr.linux.mount import MountFlags, mount
 from dkr.linux.stat import chmod
 from dkr.linux.syscall import call
-from dkr.state import make_owned
+from dkr.state import make_owned, reclaim_stale
 
 LAYERS = DATA_DIR / "overlay"
 OWNER = "owner"
@@ -109,21 +108,9 @@ def _overlap(one: str, other: str) -> bool:
 def claim(container_id: str) -> Path:
     """Make the container's layer directory, owned by this dkr, after taking
     back those whose dkr is gone (as state directories are made)."""
-    return make_owned(LAYERS, container_id, remove_stale,
+    return make_owned(LAYERS, container_id, lambda: reclaim_stale(LAYERS, remove),
                       f"a container layer with the id {container_id} exists already "
                       f"in {LAYERS}")
-
-
-def remove_stale() -> None:
-    """Remove the layers of killed dkrs. Call it holding `locked(LAYERS)`."""
-    for directory in LAYERS.iterdir():
-        if directory.is_dir():
-            try:
-                owner = (directory / OWNER).read_text()
-            except FileNotFoundError:  # its dkr was killed making it
-                owner = ""
-            if owners.is_stale(owner):
-                remove(directory)
 
 
 def make_parts(directory: Path, layers: list[str]) -> None:

@@ -85,10 +85,12 @@ def write_whole(path: Path, text: str | bytes, mode: int = 0o600) -> None:
     unistd.rename(str(temporary), str(path))
 
 
-def reclaim_stale(root: Path) -> None:
+def reclaim_stale(root: Path, remove_one: Callable[[Path], None] | None = None) -> None:
     """Take back what killed dkrs left in `root`: each directory whose owner
-    is gone, or that has none (its dkr was killed while making it). Call it
+    is gone, or that has none (its dkr was killed while making it), removed
+    by `remove_one` (by default `take_back`, for state directories). Call it
     holding `locked(root)`, under which every directory gets its owner."""
+    remove_one = remove_one or take_back
     for directory in root.iterdir():
         if not directory.is_dir() or directory.name.startswith("."):
             continue
@@ -97,7 +99,7 @@ def reclaim_stale(root: Path) -> None:
         except FileNotFoundError:
             owner = ""
         if owners.is_stale(owner):
-            take_back(directory)
+            remove_one(directory)
 
 
 def take_back(directory: Path) -> None:
