@@ -32,7 +32,7 @@ from typing import BinaryIO, Iterator
 from dkr import owners
 from dkr.defaults import DATA_DIR
 from dkr.errors import DkrError, shorten
-from dkr.image.manifest import Config, parse_config
+from dkr.image.manifest import Config, Manifest, parse_config
 from dkr.image.store import BlobStore, Digest
 from dkr.state import locked, write_whole
 
@@ -55,6 +55,15 @@ class Image:
     sizes: list[int]  # each layer's uncompressed bytes
     created: str = ""
     names: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, manifest_digest: Digest, document: Manifest, config: Config,
+           sizes: list[int]) -> Image:
+        """The record of the image a manifest and its config describe."""
+        return cls(id=str(document.config.digest), manifest=str(manifest_digest),
+                   layers=[str(layer.digest) for layer in document.layers],
+                   diff_ids=[str(diff_id) for diff_id in config.diff_ids],
+                   sizes=sizes, created=config.created)
 
 
 class Images:

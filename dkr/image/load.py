@@ -140,9 +140,7 @@ def store_image(images: Images, name: str, manifest_digest: Digest, document: Ma
     _copy_blob(images, document.config, opener)
     with images.blobs.open(document.config.digest) as file:
         config = manifest.parse_config(file.read(), f"{where}: {name}'s config")
-    if len(config.diff_ids) != len(document.layers):
-        raise DkrError(f"{where}: {name}'s config lists {len(config.diff_ids)} layers, "
-                       f"its manifest {len(document.layers)}")
+    manifest.check_layer_count(document, config, f"{where}: {name}")
     sizes = []
     for layer, diff_id in zip(document.layers, config.diff_ids):
         if images.has_layer(diff_id):
@@ -151,11 +149,7 @@ def store_image(images: Images, name: str, manifest_digest: Digest, document: Ma
         _copy_blob(images, layer, opener)
         sizes.append(images.unpack_layer(layer.digest, diff_id,
                                          manifest.compression(layer, where)))
-    images.add(name, Image(
-        id=str(document.config.digest), manifest=str(manifest_digest),
-        layers=[str(layer.digest) for layer in document.layers],
-        diff_ids=[str(diff_id) for diff_id in config.diff_ids],
-        sizes=sizes, created=config.created))
+    images.add(name, Image.of(manifest_digest, document, config, sizes))
 
 
 def _read(opener: Opener, descriptor: Descriptor, images: Images,

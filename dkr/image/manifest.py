@@ -187,6 +187,13 @@ def parse_config(data: bytes, where: str) -> Config:
         created=str(document.get("created") or ""), platform=platform)
 
 
+def check_layer_count(document: Manifest, config: Config, where: str) -> None:
+    """A manifest and its config must list as many layers as each other."""
+    if len(config.diff_ids) != len(document.layers):
+        raise BadImage(f"{where}: the config lists {len(config.diff_ids)} layers, "
+                       f"the manifest {len(document.layers)}")
+
+
 def compression(layer: Descriptor, where: str) -> str:
     """How a layer is compressed: "", "gzip" or "zstd" (refused until
     Python has zstd in its standard library)."""

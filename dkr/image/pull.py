@@ -62,15 +62,10 @@ class Puller:
                                f"one level")
         self.keep(digest, data)  # (an index is not kept: the image is its manifest)
         config = self.config(document, where)
-        if len(config.diff_ids) != len(document.layers):
-            raise DkrError(f"{where}: the config lists {len(config.diff_ids)} layers, "
-                           f"the manifest {len(document.layers)}")
+        manifest.check_layer_count(document, config, where)
         compressions = [manifest.compression(layer, where) for layer in document.layers]
         sizes = self.layers(document.layers, config.diff_ids, compressions)
-        image = Image(id=str(document.config.digest), manifest=str(digest),
-                      layers=[str(layer.digest) for layer in document.layers],
-                      diff_ids=[str(diff_id) for diff_id in config.diff_ids],
-                      sizes=sizes, created=config.created)
+        image = Image.of(digest, document, config, sizes)
         self.images.add(str(self.reference), image)
         return image
 
