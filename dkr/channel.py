@@ -60,7 +60,9 @@ class Channel:
     def send(self, kind: str, text: str = "", fds: list[int] | None = None) -> None:
         # surrogateescape: a path or argument that is not UTF-8 goes as its bytes
         payload = f"{kind}\n{text}"[:MAX_TEXT].encode(errors="surrogateescape")
-        call("sendmsg", socket.send_fds, self.sock, [payload], fds or [])
+        # MSG_NOSIGNAL: a peer that has gone is an error (EPIPE), not a SIGPIPE
+        call("sendmsg", socket.send_fds, self.sock, [payload], fds or [],
+             socket.MSG_NOSIGNAL)
 
     def receive(self) -> Message | None:
         """The next message, or None once the other end is closed."""

@@ -13,6 +13,7 @@ import os
 from typing import NoReturn
 
 from dkr import __version__
+from dkr import OCI_VERSION  # chapter: 10
 from dkr.errors import DKR, EXIT_DKR_FAILED, DkrError, describe, report
 
 # The status of a dkr interrupted (Ctrl-C) before its container started: 128 + SIGINT.
@@ -40,13 +41,28 @@ def build_parser() -> tuple[Parser, dict[str, Parser]]:
                                             "feature at a time.")
     parser.add_argument("--trace", action="store_true",
                         help="print every kernel call dkr makes, as it makes it")
-    parser.add_argument("--version", action="version", version=f"dkr {__version__}")
+    # chapter: 1-9 {
+    # parser.add_argument("--version", action="version", version=f"dkr {__version__}")
+    # }
+    # chapter: 10 {
+    parser.add_argument("--version", action=PrintVersion, nargs=0,
+                        help="show dkr's version and the runtime spec's, and exit")
+    add_runtime_flags(parser)
+    # }
     commands = parser.add_subparsers(dest="verb", metavar="COMMAND",
                                      parser_class=Parser)
     commands.required = True
     run = commands.add_parser(
         "run", help="run a command in a new container",
-        description="Run COMMAND in a new container and wait for it.")
+        # chapter: 1-9 {
+        # description="Run COMMAND in a new container and wait for it.")
+        # }
+        # chapter: 10 {
+        description="Run COMMAND in a new container and wait for it, as "
+                    "`docker run` does. With --bundle DIR, the one word after the "
+                    "options is a container id: run the bundle's container, as "
+                    "`runc run` does.")
+        # }
     from dkr.run import add_arguments
 
     add_arguments(run)
@@ -54,16 +70,55 @@ def build_parser() -> tuple[Parser, dict[str, Parser]]:
     # chapter: 1-8 {
     # return parser, {"run": run}
     # }
-    # chapter: 9 {
+    # chapter: 9-9 {
+    # from dkr.image.commands import add_commands
+    #
+    # return parser, {"run": run, **add_commands(commands)}
+    # }
+    # chapter: 10 {
     from dkr.image.commands import add_commands
+    from dkr.oci.commands import add_commands as add_runtime_commands
 
-    return parser, {"run": run, **add_commands(commands)}
+    return parser, {"run": run, **add_commands(commands),
+                    **add_runtime_commands(commands)}
     # }
 
 
+# chapter: 10 {
+class PrintVersion(argparse.Action):
+    """--version as runc prints it: lines that engines read (argparse's own
+    action would join them into one)."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> NoReturn:
+        print(f"dkr version {__version__}\nspec: {OCI_VERSION}")
+        raise SystemExit(0)
+
+
+def add_runtime_flags(parser: argparse.ArgumentParser) -> None:
+    """runc's global flags, which engines put before every command."""
+    flag = parser.add_argument
+    flag("--root", metavar="DIR",
+         help="where containers' state directories are (default: /run/dkr/containers, "
+              "or $DKR_STATE)")
+    flag("--log", metavar="FILE", help="also write errors to FILE")
+    flag("--log-format", choices=("text", "json"), default="text",
+         help="how --log writes them: text, or json lines as runc's")
+    flag("--debug", action="store_true", help="accepted, as runc's")
+    flag("--systemd-cgroup", action="store_true",
+         help="accepted, as runc's: dkr drives cgroups through their file "
+              "system, and reads a systemd cgroupsPath (slice:prefix:name) as a path")
+
+
+# }
 def _run(args: argparse.Namespace) -> int:
     if os.geteuid() != 0:
         raise DkrError(f"dkr run needs root: try `sudo {DKR} run …`")
+    # chapter: 10 {
+    if args.bundle is not None or args.detach:
+        from dkr.oci.commands import run_bundle
+
+        return run_bundle(args)
+    # }
     from dkr.container import run
     from dkr.run import new_id, spec_from_args
 
@@ -80,6 +135,14 @@ def main(argv: list[str] | None = None) -> int:
     args, unknown = parser.parse_known_args(argv)
     if unknown:  # options of a command that the command does not have
         commands[args.verb].error(f"unknown option {unknown[0]}")
+    # chapter: 10 {
+    if args.root:
+        from pathlib import Path
+
+        from dkr import state
+
+        state.ROOT = Path(os.path.abspath(args.root))
+    # }
     kill_after = os.environ.get("DKR_KILL_AFTER")
     if args.trace or kill_after:
         from dkr.linux import syscall
@@ -92,15 +155,39 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args)
     except DkrError as error:
         report(str(error))
+        log_error(args, str(error))  # chapter: 10
         return error.exit_code
     except OSError as error:
         hint = " (dkr needs root's capabilities: run it as root)"
         report(describe(error) + (hint if error.errno == errno.EPERM else ""))
+        log_error(args, describe(error))  # chapter: 10
         return EXIT_DKR_FAILED
     except KeyboardInterrupt:  # Ctrl-C before the container started: nothing to say
         return EXIT_INTERRUPTED
 
 
+# chapter: 10 {
+def log_error(args: argparse.Namespace, message: str) -> None:
+    """The error, also in --log's file: runc's JSON line, which Podman and
+    containerd read to say why the runtime failed, or a text line."""
+    if not args.log:
+        return
+    import json
+    import time
+
+    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    if args.log_format == "json":
+        line = json.dumps({"level": "error", "msg": message, "time": when})
+    else:
+        line = f"time={json.dumps(when)} level=error msg={json.dumps(message)}"
+    try:
+        with open(args.log, "a", encoding="utf-8") as file:
+            file.write(line + "\n")
+    except OSError as error:
+        report(f"cannot write to the log {args.log}: {error.strerror}")
+
+
+# }
 def open_missing_stdio() -> None:
     """Give dkr /dev/null for any of standard input, output and error that
     its caller closed. Otherwise the next file dkr opens would take that

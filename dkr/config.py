@@ -44,6 +44,18 @@ class Capabilities:
 # }
 
 
+# chapter: 10 {
+@dataclass
+class Rlimit:
+    """One entry of `process.rlimits`: setrlimit(2)'s resource, by name
+    ("RLIMIT_NOFILE"), and its soft and hard limits."""
+
+    type: str
+    soft: int
+    hard: int
+# }
+
+
 @dataclass
 class Process:
     """What runs in the container: `process` in config.json."""
@@ -55,6 +67,13 @@ class Process:
     user: User = field(default_factory=User)  # chapter: 6
     capabilities: Capabilities | None = None  # chapter: 6
     no_new_privileges: bool = False  # chapter: 6
+    # chapter: 10 {
+    rlimits: list[Rlimit] = field(default_factory=list)
+    oom_score_adj: int | None = None
+    # dkr's own: how many descriptors from 3 on the command inherits
+    # (`--preserve-fds`); every other one is closed at exec.
+    preserve_fds: int = 0
+    # }
 
     def environ(self) -> dict[str, str]:
         """`env` ("KEY=VALUE" strings) as a dict for exec."""
@@ -187,6 +206,48 @@ class Seccomp:
 # }
 
 
+# chapter: 10 {
+@dataclass
+class Device:
+    """One entry of `linux.devices`: a node the runtime makes in /dev."""
+
+    path: str
+    type: str
+    major: int = 0
+    minor: int = 0
+    file_mode: int | None = None
+    uid: int | None = None
+    gid: int | None = None
+
+
+@dataclass
+class Hook:
+    """One program of `hooks`: `args` is its whole argv, argv[0] included."""
+
+    path: str
+    args: list[str] = field(default_factory=list)
+    env: list[str] = field(default_factory=list)
+    timeout: int | None = None
+
+
+@dataclass
+class Hooks:
+    """`hooks`: the programs run at each point of the container's life."""
+
+    prestart: list[Hook] = field(default_factory=list)
+    create_runtime: list[Hook] = field(default_factory=list)
+    create_container: list[Hook] = field(default_factory=list)
+    start_container: list[Hook] = field(default_factory=list)
+    poststart: list[Hook] = field(default_factory=list)
+    poststop: list[Hook] = field(default_factory=list)
+
+    def any(self) -> bool:
+        """Whether a hook runs during create or start (the child's part)."""
+        return bool(self.prestart or self.create_runtime or self.create_container
+                    or self.start_container)
+# }
+
+
 @dataclass
 class Linux:
     """The Linux-specific part: `linux` in config.json."""
@@ -197,6 +258,11 @@ class Linux:
     resources: Resources = field(default_factory=Resources)  # chapter: 5
     cgroups_path: str | None = None  # chapter: 5
     seccomp: Seccomp | None = None  # chapter: 7
+    # chapter: 10 {
+    devices: list[Device] = field(default_factory=list)
+    sysctl: dict[str, str] = field(default_factory=dict)
+    rootfs_propagation: str | None = None
+    # }
 
 
 @dataclass
@@ -209,7 +275,18 @@ class Spec:
     mounts: list[Mount] = field(default_factory=list)
     linux: Linux = field(default_factory=Linux)
     annotations: dict[str, str] = field(default_factory=dict)  # chapter: 4
+    # chapter: 10 {
+    hooks: Hooks = field(default_factory=Hooks)
+    # dkr's own: the bundle's directory, for the state; "" for `dkr run`.
+    bundle: str = ""
+    # }
 
     def has_namespace(self, kind: str) -> bool:
         """Whether the container gets (or joins) a namespace of `kind`."""
         return any(ns.type == kind for ns in self.linux.namespaces)
+    # chapter: 10 {
+
+    def new_namespace(self, kind: str) -> bool:
+        """Whether the container gets a new namespace of `kind` (not one it joins)."""
+        return any(ns.type == kind and not ns.path for ns in self.linux.namespaces)
+    # }

@@ -5,6 +5,13 @@ dkr forks the container's first process. The child enters its namespaces,
 builds its root and execs the command; dkr forwards signals, relays the
 terminal and waits. Each step is one chapter's feature, carried out by
 that feature's module, so this file reads like the book's contents.
+# chapter: 10 {
+
+From chapter 10 on, the life has the OCI runtime spec's two halves:
+`create` sets the container up to the point of exec and leaves it waiting
+there; `start` lets it exec. `dkr run` does both, then waits; `dkr create`
+returns in between and leaves the waiting process to its caller.
+# }
 """
 
 from __future__ import annotations
@@ -13,7 +20,9 @@ import contextlib
 import errno
 import os
 import signal
-from typing import NoReturn
+from dataclasses import dataclass
+from pathlib import Path  # chapter: 4
+from typing import Callable, NoReturn
 
 from dkr import capabilities  # chapter: 6
 from dkr import cgroups  # chapter: 5
@@ -29,13 +38,24 @@ from dkr import users  # chapter: 6
 from dkr.channel import Channel, Message
 from dkr.config import Process, Spec
 from dkr.errors import (EXIT_CANNOT_INVOKE, EXIT_DKR_FAILED, EXIT_NOT_FOUND, CleanUp,
-                        DkrError, describe, shorten)
+                        DkrError, describe, report, shorten)
 from dkr.linux import prctl  # chapter: 2
 from dkr.linux import syscall, unistd, wait
 from dkr.linux.signal import kill
+from dkr.oci import hooks, inside, lifecycle  # chapter: 10
 
 # exec errors that mean "there is no such program", as Docker reports them (127).
 NOT_THERE = (errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG, errno.ELOOP)
+
+
+@dataclass
+class Container:
+    """A container whose first process dkr has forked, as dkr holds it."""
+
+    pid: int
+    channel: Channel  # dkr's end
+    state_directory: Path  # chapter: 4
+    console: int | None = None  # chapter: 3
 
 
 # chapter: 1-3 {
@@ -49,26 +69,76 @@ def run(container_id: str, spec: Spec) -> int:  # chapter: 4
     again, last made first, when the container has ended, or when its
     set-up fails (without the clean-up hiding why it failed).
     """
-    dkr_end, container_end = Channel.pair()
     with signals.Forwarder() as forwarder, CleanUp() as host:
-        state_directory = host.enter_context(state.claimed(container_id))  # chapter: 4
-        layer = overlay.writable_layer(spec.root, container_id)  # chapter: 8
-        host.enter_context(layer)  # chapter: 8
-        host.enter_context(cgroups.limits(spec, state_directory))  # chapter: 5
-        seccomp.prepare(spec)  # chapter: 7
-        pid = namespaces.fork_container(spec)
-        if pid == 0:
-            dkr_end.close()
-            _container_side(spec, container_end)
-        container_end.close()
-        forwarder.forward_to(pid)
-        host_network = host.enter_context(  # chapter: 4
-            network.HostSide(spec, pid, container_id, state_directory))  # chapter: 4
-        dkr_end.answer("ready", host_network.connect)  # chapter: 4
-        return _dkr_side(pid, dkr_end)
+        # chapter: 1-3 {
+        # container = create(spec, host, forwarder.forward_to)
+        # }
+        container = create(container_id, spec, host,  # chapter: 4
+                           forwarder.forward_to)  # chapter: 4
+        lifecycle.start(container.state_directory, container.pid)  # chapter: 10
+        return _dkr_side(container)
 
 
-def _container_side(spec: Spec, channel: Channel) -> NoReturn:
+# chapter: 1-3 {
+# def create(spec: Spec, host: CleanUp, forked: Callable[[int], None]) -> Container:
+# }
+# chapter: 4-9 {
+# def create(container_id: str, spec: Spec, host: CleanUp,
+#            forked: Callable[[int], None]) -> Container:
+# }
+# chapter: 10 {
+def create(container_id: str, spec: Spec, host: CleanUp,
+           forked: Callable[[int], None], detach: bool = False) -> Container:
+# }
+    """Make what the host keeps for the container, entered into `host`, and
+    fork the container's first process, which sets itself up; `forked`
+    hears its pid first.
+    # chapter: 10 {
+
+    Returns once the process is set up and waits to exec, for `start`. With
+    `detach` (`dkr create`), this dkr will be gone by then: the process must
+    not die with it, and its caller, a subreaper, becomes its parent.
+    # }
+    """
+    dkr_end, container_end = Channel.pair()
+    state_directory = state.claim(container_id)  # chapter: 4
+    host.callback(state.remove, state_directory)  # chapter: 4
+    if layer := overlay.writable_layer(spec.root, container_id):  # chapter: 8
+        host.callback(overlay.remove, layer)  # chapter: 8
+    cgroup = cgroups.limits(spec, state_directory)  # chapter: 5
+    host.callback(cgroups.close, cgroup, spec)  # chapter: 5
+    seccomp.prepare(spec)  # chapter: 7
+    hooks.prepare(spec)  # chapter: 10
+    exec_fifo = lifecycle.make_exec_fifo(state_directory)  # chapter: 10
+    pid = namespaces.fork_container(spec)
+    if pid == 0:
+        dkr_end.close()
+        # chapter: 1-9 {
+        # _container_side(spec, container_end)
+        # }
+        _container_side(spec, container_end, exec_fifo, detach)  # chapter: 10
+    container_end.close()
+    unistd.close(exec_fifo)  # chapter: 10
+    forked(pid)
+    # chapter: 1-3 {
+    # container = Container(pid, dkr_end)
+    # }
+    container = Container(pid, dkr_end, state_directory)  # chapter: 4
+    host_network = host.enter_context(  # chapter: 4
+        network.HostSide(spec, pid, container_id, state_directory))  # chapter: 4
+    dkr_end.answer("ready", host_network.connect)  # chapter: 4
+    # chapter: 10 {
+    dkr_end.answer("hooks", lambda: hooks.run_on_host(spec, container_id, pid))
+    _watch(container, lambda: _follow_set_up(container, until="created"))
+    # }
+    return container
+
+
+# chapter: 1-9 {
+# def _container_side(spec: Spec, channel: Channel) -> NoReturn:
+# }
+def _container_side(spec: Spec, channel: Channel, exec_fifo: int,  # chapter: 10
+                    detach: bool) -> NoReturn:  # chapter: 10
     """In the child, from fork to exec.
 
     It never returns into dkr's code, whatever happens: what dkr made on
@@ -78,10 +148,17 @@ def _container_side(spec: Spec, channel: Channel) -> NoReturn:
     try:
         syscall.set_trace_label("container")
         cgroups.join(spec)  # chapter: 5
-        _die_with_dkr(channel)  # chapter: 2
+        # chapter: 2-9 {
+        # _die_with_dkr(channel)
+        # }
+        if not detach:  # chapter: 10
+            _die_with_dkr(channel)  # chapter: 10
         prctl.set_dumpable(False)  # chapter: 6
+        namespaces.join_given(spec)  # chapter: 10
         namespaces.unshare_the_rest(spec)
+        inside.set_limits(spec.process)  # chapter: 10
         network.set_up_inside(spec, channel)  # chapter: 4
+        hook_state = hooks.run_before_mounts(spec, channel)  # chapter: 10
         if spec.hostname:
             unistd.sethostname(spec.hostname)
         mounts.set_up(spec)  # chapter: 2
@@ -102,7 +179,15 @@ def _container_side(spec: Spec, channel: Channel) -> NoReturn:
             prctl.set_no_new_privs()
             seccomp.install(spec)  # chapter: 7
         _check_working_directory(spec.process.cwd)
-        unistd.close_on_exec_from(3)
+        # }
+        # chapter: 6-9 {
+        # unistd.close_on_exec_from(3)
+        # }
+        unistd.close_on_exec_from(3 + spec.process.preserve_fds)  # chapter: 10
+        # chapter: 10 {
+        channel.send("created")
+        lifecycle.wait_for_start(exec_fifo)
+        hooks.run(spec.hooks.start_container, hook_state, "startContainer")
         # }
         signals.reset_for_exec()
         _exec(spec.process, channel)
@@ -170,48 +255,64 @@ def _exec(process: Process, channel: Channel) -> NoReturn:
 
 def _fail(channel: Channel, code: int, message: str) -> NoReturn:
     """Report a failure to dkr and end the child with `code`."""
-    with contextlib.suppress(OSError):  # dkr is gone: nobody to tell
+    try:
         channel.send("failed", f"{code}\n{message}")
+    except OSError:  # dkr is gone: the container's own stderr is left
+        report(message)
     os._exit(code)
 
 
-def _dkr_side(pid: int, channel: Channel) -> int:
+def _dkr_side(container: Container) -> int:
     """In dkr: follow the set-up, relay the terminal, wait for the end."""
-    try:
-        failure = _follow_set_up(channel)
-    except BaseException:  # dkr cannot see this container through: end it
-        with contextlib.suppress(ProcessLookupError):
-            kill(pid, signal.SIGKILL)
-        raise
-    finally:
-        channel.close()
-        _, status = wait.waitpid(pid)
-    if failure:
-        code, _, message = failure.text.partition("\n")
-        raise DkrError(message, int(code))
+    _watch(container, lambda: _follow_set_up(container))
+    _, status = wait.waitpid(container.pid)
     return wait.exit_code(status)
 
 
-def _follow_set_up(channel: Channel) -> Message | None:
-    """Read the child's messages until its exec closes the channel.
+def _watch(container: Container, follow: Callable[[], Message | None]) -> None:
+    """Run `follow`; if it fails, or the child reports a failure, end the
+    child (it has ended itself if it reported) and raise the failure. The
+    channel is closed once the set-up is over, either way."""
+    try:
+        failure = follow()
+    except BaseException:  # dkr cannot see this container through: end it
+        with contextlib.suppress(ProcessLookupError):
+            kill(container.pid, signal.SIGKILL)
+        container.channel.close()
+        wait.waitpid(container.pid)
+        raise
+    if failure:
+        container.channel.close()
+        wait.waitpid(container.pid)
+        code, _, message = failure.text.partition("\n")
+        raise DkrError(message, int(code))
 
-    Returns the child's failure report, if any. With a terminal, relays it
+
+def _follow_set_up(container: Container, until: str = "") -> Message | None:
+    """Read the child's messages until its exec closes the channel
+    # chapter: 10 {
+    (or, with `until`, until it sends that message)
+    # }
+    and return its failure report, if any. With a terminal, relays it
     until the container is gone."""
-    console = None  # chapter: 3
+    channel = container.channel
     while (message := channel.receive()) is not None:
         if message.kind == "failed":
             return message
         if message.kind in channel.replies:  # chapter: 4
             channel.send("go", channel.replies[message.kind]())  # chapter: 4
+        if message.kind == until:  # chapter: 10
+            return None  # chapter: 10
         # chapter: 3 {
         if message.kind == "console":
-            console = message.fds[0]
-            terminal.copy_window_size(console)
+            container.console = message.fds[0]
+            terminal.copy_window_size(container.console)
             channel.send("go")
         # }
+    channel.close()
     # chapter: 3 {
-    if console is not None:
-        terminal.relay(console)
-        os.close(console)
+    if container.console is not None:
+        terminal.relay(container.console)
+        os.close(container.console)
     # }
     return None

@@ -18,9 +18,11 @@ from dkr.defaults import DEVICES  # chapter: 3
 from dkr.errors import DkrError, report
 from dkr.linux import unistd
 from dkr.linux.unistd import OFlag
+from dkr.linux.fs import write_file  # chapter: 10
 from dkr.linux.mount import MountFlags, mount
 from dkr.linux.mount import UmountFlags, umount2  # chapter: 3
 from dkr.linux.stat import chmod, mknod_char  # chapter: 3
+from dkr.linux.stat import chown, mknod  # chapter: 10
 from dkr.overlay import mount_root  # chapter: 8
 
 MS = MountFlags
@@ -89,9 +91,11 @@ def set_up(spec: Spec) -> None:
     if points.made_in_rootfs and not spec.root.layers:  # chapter: 8
         report(f"note: made mount points in the root file system {root}: "
                f"{', '.join(points.made_in_rootfs)}")
+    write_sysctl(spec, root)  # chapter: 10
     # chapter: 3 {
     if not dev_is_bound(spec):  # the host's own /dev, or a directory of the host's
         make_devices(root)
+        make_given_devices(spec, root)  # chapter: 10
     # The container's /dev/null where it has one: the host's would show the
     # host's /dev in the container's /proc/mounts.
     null = path_in_root(root, "/dev/null")
@@ -101,6 +105,8 @@ def set_up(spec: Spec) -> None:
     for path in spec.linux.readonly_paths:
         make_readonly(path_in_root(root, path))
     pivot_into(root)
+    if spec.linux.rootfs_propagation:  # chapter: 10
+        set_root_propagation(spec.linux.rootfs_propagation)  # chapter: 10
     if spec.root.readonly:
         make_readonly("/", bind_first=False)
     # }
@@ -269,4 +275,66 @@ def make_readonly(path: str, bind_first: bool = True) -> None:
     # namespace, the kernel refuses).
     kept = MS(os.statvfs(path).f_flag) & (MS.MS_NOSUID | MS.MS_NODEV | MS.MS_NOEXEC)
     mount(None, path, None, MS.MS_BIND | MS.MS_REMOUNT | MS.MS_RDONLY | kept)
+# }
+
+
+# chapter: 10 {
+# The sysctls a container may set: those of its own namespaces (IPC, UTS,
+# network), as runc allows. Any other is the host's own: kernel.core_pattern
+# written from a container would name a program the host runs as root.
+NAMESPACED_SYSCTLS = {
+    "ipc": ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+            "kernel.shmall", "kernel.shmmax", "kernel.shmmni",
+            "kernel.shm_rmid_forced", "fs.mqueue."),
+    "uts": ("kernel.domainname", "kernel.hostname"),
+    "network": ("net.",),
+}
+
+
+def write_sysctl(spec: Spec, root: str) -> None:
+    """Write config.json's `linux.sysctl` into the container's /proc/sys,
+    once /proc is mounted and before /proc/sys is made read-only; refuse
+    one that is not of a namespace the container has of its own."""
+    for name, value in spec.linux.sysctl.items():
+        if not any(name == prefix or prefix.endswith(".") and name.startswith(prefix)
+                   for kind, prefixes in NAMESPACED_SYSCTLS.items()
+                   if spec.new_namespace(kind) for prefix in prefixes):
+            raise DkrError(f"config.json: linux.sysctl: {name!r} is not the "
+                           f"container's own (only those of its new IPC, UTS and "
+                           f"network namespaces are)")
+        relative = name.replace(".", "/")
+        if ".." in relative.split("/"):
+            raise DkrError(f"config.json: linux.sysctl: bad name {name!r}")
+        path = path_in_root(root, f"/proc/sys/{relative}")
+        if not os.path.exists(path):
+            raise DkrError(f"config.json: linux.sysctl: no such sysctl {name!r} "
+                           f"in the container")
+        write_file(path, value)
+# }
+
+
+# chapter: 10 {
+def make_given_devices(spec: Spec, root: str) -> None:
+    """The nodes config.json's `linux.devices` lists, beside the standard ones
+    (which one of them may replace)."""
+    for device in spec.linux.devices:
+        path = path_in_root(root, device.path)
+        if not is_under(path, path_in_root(root, "/dev")):
+            raise DkrError(f"refused to make the device {device.path}: it leads "
+                           f"out of /dev")
+        MountPoints(root).make(os.path.dirname(path))
+        if os.path.lexists(path):
+            unistd.unlink(path)
+        mode = 0o666 if device.file_mode is None else device.file_mode & 0o7777
+        mknod(path, device.type, device.major, device.minor, mode)
+        chmod(path, mode)
+        chown(path, device.uid or 0, device.gid or 0)
+
+
+def set_root_propagation(option: str) -> None:
+    """`linux.rootfsPropagation`: the propagation of the container's root mount."""
+    if option not in PROPAGATION_OPTIONS:
+        raise DkrError(f"config.json: linux.rootfsPropagation: give one of "
+                       f"{', '.join(PROPAGATION_OPTIONS)}")
+    mount(None, "/", None, PROPAGATION_OPTIONS[option])
 # }

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dkr.config import Spec
+from dkr.errors import DkrError, shorten  # chapter: 10
 from dkr.linux import sched, unistd
 from dkr.linux.sched import CloneFlags
 from dkr.linux.unistd import OFlag  # chapter: 2
@@ -20,8 +21,18 @@ CLONE_FLAGS = {
 
 def fork_container(spec: Spec) -> int:
     """Fork the container's first process: its pid here, 0 in the child."""
-    if spec.has_namespace("pid"):  # chapter: 2
-        return _fork_as_pid_1()  # chapter: 2
+    # chapter: 2-9 {
+    # if spec.has_namespace("pid"):
+    #     return _fork_as_pid_1()
+    # }
+    # chapter: 10 {
+    joined = [namespace for namespace in spec.linux.namespaces
+              if namespace.type == "pid" and namespace.path]
+    if joined:
+        return _fork_in(joined[0].path)
+    if spec.has_namespace("pid"):
+        return _fork_as_pid_1()
+    # }
     return unistd.fork()
 
 
@@ -50,6 +61,46 @@ def _fork_as_pid_1() -> int:
 # }
 
 
+# chapter: 10 {
+def _fork_in(path: str) -> int:
+    """Fork a child into the PID namespace at `path` (an engine's, such as
+    another container's): setns(2) too moves only the caller's next child."""
+    own = unistd.open_fd("/proc/self/ns/pid", OFlag.O_CLOEXEC)
+    try:
+        target = _open_namespace(path, "pid")
+        try:
+            sched.setns(target, CloneFlags.CLONE_NEWPID)
+        finally:
+            unistd.close(target)
+        pid = unistd.fork()
+        if pid:
+            sched.setns(own, CloneFlags.CLONE_NEWPID)
+        return pid
+    finally:
+        unistd.close(own)
+
+
+def _open_namespace(path: str, kind: str) -> int:
+    try:
+        return unistd.open_fd(path, OFlag.O_CLOEXEC)
+    except OSError as error:
+        raise DkrError(f"cannot join the {kind} namespace {shorten(path)}: "
+                       f"{error.strerror}") from None
+
+
+def join_given(spec: Spec) -> None:
+    """In the child: join the namespaces the spec names by `path` (all but
+    the PID one), each opened before any is joined, since joining a mount
+    namespace changes what a path means."""
+    given = [(namespace.type, _open_namespace(namespace.path, namespace.type))
+             for namespace in spec.linux.namespaces
+             if namespace.path and namespace.type != "pid"]
+    for kind, fd in given:
+        sched.setns(fd, CLONE_FLAGS[kind])
+        unistd.close(fd)
+
+
+# }
 def unshare_the_rest(spec: Spec) -> None:
     """In the child: the new namespaces the spec asks for, all but the PID one.
 
@@ -62,7 +113,10 @@ def unshare_the_rest(spec: Spec) -> None:
     """
     flags = CloneFlags(0)
     for namespace in spec.linux.namespaces:
-        if namespace.type != "pid":
+        # chapter: 1-9 {
+        # if namespace.type != "pid":
+        # }
+        if namespace.type != "pid" and not namespace.path:  # chapter: 10
             flags |= CLONE_FLAGS[namespace.type]
     if flags:
         sched.unshare(flags)

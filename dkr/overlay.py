@@ -42,7 +42,6 @@ import contextlib
 import os
 import shutil
 from pathlib import Path
-from typing import Iterator
 
 from dkr.config import Root
 from dkr.defaults import DATA_DIR
@@ -60,23 +59,22 @@ MOST_LOWERS = 500  # the kernel's OVL_MAX_STACK
 OPTIONS_SIZE = 4096  # mount(2) copies one page of options
 
 
-@contextlib.contextmanager
-def writable_layer(root: Root, container_id: str) -> Iterator[None]:
+def writable_layer(root: Root, container_id: str) -> Path | None:
     """Give the container a layer of its own over `root.layers`, and point
-    `root.path` at the place its overlay will be mounted; remove the layer
-    once the block ends. A root without layers (a bundle's, chapter 10)
-    is used as it is."""
+    `root.path` at the place its overlay will be mounted; the layer's
+    directory, for `remove` once the container has ended. A root without
+    layers (a bundle's, chapter 10) is used as it is: None."""
     if not root.layers:
-        yield
-        return
+        return None
     check_layers(root.layers)
     directory = claim(container_id)
     try:
         make_parts(directory, root.layers)
-        root.path = str(directory / "merged")
-        yield
-    finally:
+    except BaseException:
         remove(directory)
+        raise
+    root.path = str(directory / "merged")
+    return directory
 
 
 def check_layers(layers: list[str]) -> None:

@@ -120,6 +120,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     option("--security-opt", action="append", default=[], metavar="OPTION",
            help=SECURITY_HELP)
     # }
+    # chapter: 10 {
+    option("-d", "--detach", action="store_true",
+           help="with --bundle: start the container and return, leaving it running")
+    from dkr.oci.commands import add_create_options
+
+    add_create_options(parser)
+    # }
     option("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]",
            help="what to run")
 

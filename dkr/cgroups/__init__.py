@@ -17,10 +17,8 @@ hosts. Both are a `driver.Cgroup`.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import Path
-from typing import Iterator
 
 from dkr.cgroups import convert
 from dkr.cgroups.driver import Cgroup
@@ -62,20 +60,15 @@ def create(spec: Spec) -> Cgroup:
     return cgroup
 
 
-@contextlib.contextmanager
-def limits(spec: Spec, state_directory: Path) -> Iterator[Cgroup]:
-    """The container's cgroup, for as long as the container runs: noted in
-    its state directory, made (with its limits) before its process exists,
-    closed when it has ended. Unless the spec names one, the cgroup is
-    named after the container: /dkr/<id>."""
+def limits(spec: Spec, state_directory: Path) -> Cgroup:
+    """The container's cgroup, noted in its state directory and made, with
+    its limits, before its process exists; `close` ends it once the
+    container has ended. Unless the spec names one, the cgroup is named
+    after the container: /dkr/<id>."""
     if not spec.linux.cgroups_path:
         spec.linux.cgroups_path = f"{PARENT}/{state_directory.name}"
     write_whole(state_directory / NOTE, f"{spec.linux.cgroups_path}\n")
-    cgroup = create(spec)
-    try:
-        yield cgroup
-    finally:
-        close(cgroup, spec)
+    return create(spec)
 
 
 def take_back(state_directory: Path) -> None:

@@ -80,6 +80,25 @@ class Cgroup(abc.ABC):
     def pids(self) -> set[int]:
         """The processes in the cgroup (host pids)."""
 
+    # chapter: 10 {
+    @abc.abstractmethod
+    def freeze(self, frozen: bool) -> None:
+        """Freeze every process of the cgroup (`dkr pause`), or thaw them;
+        returns once the kernel has done it."""
+
+    @abc.abstractmethod
+    def is_frozen(self) -> bool:
+        """Whether the cgroup is frozen."""
+
+    def _wait_until(self, frozen: bool) -> None:
+        deadline = time.monotonic() + EMPTY_TIMEOUT
+        while self.is_frozen() != frozen:
+            if time.monotonic() > deadline:
+                raise DkrError(f"cgroup {self.path} did not "
+                               f"{'freeze' if frozen else 'thaw'}")
+            time.sleep(0.005)
+    # }
+
     def kill_all(self) -> None:
         """SIGKILL every process in the cgroup until none is left.
 

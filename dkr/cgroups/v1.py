@@ -26,6 +26,7 @@ from dkr.linux.fs import read_file, write_file
 # CPU time that cpu.stat (unlike v2's) leaves out.
 CONTROLLERS = ("cpuset", "cpu", "cpuacct", "memory", "pids")
 CONTROLLERS += ("devices",)  # chapter: 6
+CONTROLLERS += ("freezer",)  # chapter: 10
 
 
 def memory_files(memory: Memory) -> dict[str, str]:
@@ -114,6 +115,20 @@ class CgroupV1(Cgroup):
         for name in ("cpuset.cpus", "cpuset.mems"):
             if not read_file(f"{child}/{name}").strip():
                 write_file(f"{child}/{name}", read_file(f"{parent}/{name}").strip())
+
+    # chapter: 10 {
+    def freeze(self, frozen: bool) -> None:
+        directory = self.directory("freezer")
+        if directory is None:
+            raise DkrError("this host mounts no freezer cgroup: dkr cannot pause")
+        write_file(f"{directory}/freezer.state", "FROZEN" if frozen else "THAWED")
+        self._wait_until(frozen)
+
+    def is_frozen(self) -> bool:
+        directory = self.directory("freezer")
+        return (directory is not None
+                and read_file(f"{directory}/freezer.state").strip() == "FROZEN")
+    # }
 
     def apply(self, resources: Resources) -> None:
         for name, value in resource_files(resources).items():

@@ -169,6 +169,16 @@ class CgroupV2(Cgroup):
         except FileNotFoundError:
             return set()
 
+    # chapter: 10 {
+    def freeze(self, frozen: bool) -> None:
+        write_file(f"{self.directory}/cgroup.freeze", "1" if frozen else "0")
+        self._wait_until(frozen)
+
+    def is_frozen(self) -> bool:
+        events = read_keyed(f"{self.directory}/cgroup.events")
+        return events.get("frozen") == 1
+    # }
+
     def kill_all(self) -> None:
         """cgroup.kill (Linux 5.14) kills every process in the cgroup at once,
         the ones being forked included; older kernels get the loop."""

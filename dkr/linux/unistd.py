@@ -26,6 +26,8 @@ class OFlag(enum.IntFlag):
     O_DIRECTORY = os.O_DIRECTORY
     O_NOFOLLOW = os.O_NOFOLLOW
     O_CLOEXEC = os.O_CLOEXEC
+    O_NONBLOCK = os.O_NONBLOCK  # chapter: 10
+    O_PATH = os.O_PATH  # chapter: 10
 
 
 def fork() -> int:

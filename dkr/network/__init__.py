@@ -139,7 +139,10 @@ def _unplug(veth: str) -> None:
 def set_up_inside(spec: Spec, channel: Channel) -> None:
     """In the child, after unshare: loopback up and, with dkr's networking,
     wait for dkr's "go", configure eth0 and add the files' bind mounts."""
-    new_namespace = spec.has_namespace("network")
+    # chapter: 4-9 {
+    # new_namespace = spec.has_namespace("network")
+    # }
+    new_namespace = spec.new_namespace("network")  # chapter: 10
     if MODE_KEY not in spec.annotations:
         if new_namespace:
             with Netlink() as nl:

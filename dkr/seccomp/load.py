@@ -124,11 +124,16 @@ class Fields:
             raise DkrError(f"{self._name(key)}: give a JSON array")
         return value
 
-    def strings(self, key: str) -> list[str]:
+    def _by_place(self, key: str) -> tuple[Fields, list[str]]:
+        """An array's items as the fields "[0]", "[1]"…, so that each is read
+        (and named in an error) as a field is; and their keys."""
         items = self._list(key)
-        by_place = {f"[{n}]": item for n, item in enumerate(items)}
-        holder = Fields(by_place, self._name(key))
-        return [holder.string(f"[{n}]") for n in range(len(items))]
+        places = [f"[{n}]" for n in range(len(items))]
+        return Fields(dict(zip(places, items)), self._name(key)), places
+
+    def strings(self, key: str) -> list[str]:
+        holder, places = self._by_place(key)
+        return [holder.string(place) for place in places]
 
     def objects(self, key: str) -> list[Fields]:
         return [Fields(item, f"{self._name(key)}[{n}]")
@@ -136,3 +141,45 @@ class Fields:
 
     def object(self, key: str) -> Fields:
         return Fields(self.data.get(key) or {}, self._name(key))
+    # chapter: 10 {
+
+    def required(self, key: str) -> Fields:
+        if key not in self.data:
+            raise DkrError(f"{self._name(key)}: missing: give it")
+        return Fields(self.data[key], self._name(key))
+
+    def text(self, key: str) -> str:
+        """An optional string: "" when absent."""
+        value = self.data.get(key)
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            raise DkrError(f"{self._name(key)}: give a string")
+        return value
+
+    def boolean(self, key: str) -> bool:
+        value = self.data.get(key, False)
+        if not isinstance(value, bool):
+            raise DkrError(f"{self._name(key)}: give true or false")
+        return value
+
+    def integer(self, key: str) -> int | None:
+        """An optional whole number, negative ones too."""
+        value = self.data.get(key)
+        if value is not None and (isinstance(value, bool)
+                                  or not isinstance(value, int)):
+            raise DkrError(f"{self._name(key)}: give a whole number")
+        return value
+
+    def numbers(self, key: str) -> list[int]:
+        holder, places = self._by_place(key)
+        return [holder.number(place, required=True) or 0 for place in places]
+
+    def mapping(self, key: str) -> dict[str, str]:
+        """An object of strings, such as `annotations`."""
+        value = self.data.get(key) or {}
+        if not isinstance(value, dict) or not all(
+                isinstance(item, str) for item in value.values()):
+            raise DkrError(f"{self._name(key)}: give an object of strings")
+        return dict(value)
+    # }

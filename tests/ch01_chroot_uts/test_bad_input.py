@@ -24,7 +24,10 @@ CASES = [
                          r"\(choose from '?run'?(, '?[a-z]+'?)*\)" + TOP_HELP),
     Case(["--bogus", "run", "true"], 125, r"dkr run: unknown option --bogus" + HELP),
     Case(["--tra", "run", "true"], 125, r"dkr run: unknown option --tra" + HELP),
-    Case(["--version"], 0, out="dkr 0.3.0\n"),
+    # chapter: 1-9 {
+    # Case(["--version"], 0, out="dkr 0.3.0\n"),
+    # }
+    Case(["--version"], 0, out="dkr version 0.3.0\nspec: 1.0.2\n"),  # chapter: 10
     Case(["--help"], 0),
     Case(["run", "--help"], 0),
     Case(["run", "-h"], 0),

@@ -1,0 +1,204 @@
+# chapter: 10
+"""A bundle's config.json, read into the model `dkr run` builds.
+
+The runtime spec's config.json and dkr's `Spec` have the same fields (the
+model was named after it from chapter 1 on), so reading one is a walk
+over the JSON: each field is checked for its type as it is read, and a
+wrong one is one error that names it (`config.json: process.args[2]: give
+a string`). Fields the spec does not define are ignored, as it says;
+fields it defines that dkr cannot honour (`linux.intelRdt`, a user
+namespace's mappings for now) are refused, never silently dropped: a
+container that runs with less confinement than asked for is worse than
+one that does not run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from dkr import defaults
+from dkr.config import (CPU, Capabilities, Device, DeviceRule, Hook, Hooks, Linux,
+                        Memory, Mount, Namespace, Pids, Process, Resources, Rlimit,
+                        Root, Spec, User)
+from dkr.errors import DkrError, shorten
+from dkr.seccomp.load import Fields, from_json
+
+NAMESPACE_TYPES = ("pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time")
+# Fields of the spec that dkr does not carry out: refused when they ask for something.
+UNSUPPORTED = {"linux": ("intelRdt", "personality", "timeOffsets", "memoryPolicy"),
+               "linux.resources": ("hugepageLimits", "rdma", "network"),
+               "process": ("ioPriority", "scheduler", "execCPUAffinity")}
+RLIMIT_PREFIX = "RLIMIT_"
+
+
+def load(bundle: str) -> Spec:
+    """The container configuration in `bundle`/config.json."""
+    path = os.path.join(bundle, "config.json")
+    try:
+        with open(path, encoding="utf-8") as file:
+            data = json.load(file)
+    except FileNotFoundError:
+        raise DkrError(f"no config.json in the bundle {shorten(bundle)}: "
+                       f"give --bundle the bundle's directory") from None
+    except OSError as error:
+        raise DkrError(f"cannot read {shorten(path)}: {error.strerror}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise DkrError(f"{shorten(path)} is not JSON: {error}") from None
+    return spec_from_config(data, os.path.abspath(bundle))
+
+
+def spec_from_config(data: object, bundle: str) -> Spec:
+    """config.json's JSON as a Spec; `root.path` is taken relative to `bundle`."""
+    config = Fields(data, "config.json")
+    config.string("ociVersion")
+    root = config.required("root")
+    spec = Spec(process=_process(config.required("process")),
+                root=Root(os.path.join(bundle, root.string("path")),
+                          readonly=root.boolean("readonly")),
+                hostname=config.text("hostname") or None,
+                mounts=[_mount(entry) for entry in config.objects("mounts")],
+                linux=_linux(config.object("linux")),
+                annotations=config.mapping("annotations"),
+                hooks=_hooks(config.object("hooks")),
+                bundle=bundle)
+    if config.text("domainname"):
+        raise DkrError("config.json: domainname: dkr does not set a NIS domain "
+                       "name: leave it out")
+    return spec
+
+
+def _process(process: Fields) -> Process:
+    _refuse(process, "process")
+    args = process.strings("args")
+    if not args:
+        raise DkrError("config.json: process.args: give the command to run")
+    cwd = process.string("cwd")
+    if not cwd.startswith("/"):
+        raise DkrError(f"config.json: process.cwd: give an absolute path, not "
+                       f"{shorten(cwd)!r}")
+    user = process.object("user")
+    result = Process(
+        args=args, env=process.strings("env"), cwd=cwd,
+        terminal=process.boolean("terminal"),
+        user=User(uid=user.number("uid") or 0, gid=user.number("gid") or 0,
+                  umask=user.number("umask"),
+                  additional_gids=user.numbers("additionalGids")),
+        no_new_privileges=process.boolean("noNewPrivileges"),
+        oom_score_adj=process.integer("oomScoreAdj"),
+        rlimits=[_rlimit(entry) for entry in process.objects("rlimits")])
+    if "capabilities" in process.data:
+        sets = process.object("capabilities")
+        result.capabilities = Capabilities(
+            *(sets.strings(name) for name in
+              ("bounding", "effective", "inheritable", "permitted", "ambient")))
+    return result
+
+
+def _rlimit(entry: Fields) -> Rlimit:
+    kind = entry.string("type")
+    if not kind.startswith(RLIMIT_PREFIX):
+        raise DkrError(f"{entry.where}.type: give a resource such as RLIMIT_NOFILE")
+    return Rlimit(kind, entry.number("soft", required=True) or 0,
+                  entry.number("hard", required=True) or 0)
+
+
+def _mount(entry: Fields) -> Mount:
+    destination = entry.string("destination")
+    if not destination.startswith("/"):
+        raise DkrError(f"{entry.where}.destination: give an absolute path, not "
+                       f"{shorten(destination)!r}")
+    return Mount(destination, entry.text("type") or None, entry.text("source") or None,
+                 entry.strings("options"))
+
+
+def _linux(linux: Fields) -> Linux:
+    _refuse(linux, "linux")
+    namespaces = []
+    for entry in linux.objects("namespaces"):
+        kind = entry.string("type")
+        if kind not in NAMESPACE_TYPES:
+            raise DkrError(f"{entry.where}.type: no such namespace {shorten(kind)!r}")
+        if kind in ("user", "time"):
+            raise DkrError(f"{entry.where}: dkr does not yet run containers in a "
+                           f"{kind} namespace")
+        namespaces.append(Namespace(kind, entry.text("path") or None))
+    if linux.objects("uidMappings") or linux.objects("gidMappings"):
+        raise DkrError("config.json: linux.uidMappings: dkr does not yet run "
+                       "containers in a user namespace")
+    result = Linux(namespaces=namespaces,
+                   masked_paths=linux.strings("maskedPaths"),
+                   readonly_paths=linux.strings("readonlyPaths"),
+                   resources=_resources(linux.object("resources")),
+                   cgroups_path=linux.text("cgroupsPath") or None,
+                   devices=[_device(entry) for entry in linux.objects("devices")],
+                   sysctl=linux.mapping("sysctl"),
+                   rootfs_propagation=linux.text("rootfsPropagation") or None)
+    if "seccomp" in linux.data and linux.data["seccomp"] is not None:
+        result.seccomp = from_json(linux.data["seccomp"], [], os.uname().machine,
+                                   where="config.json: linux.seccomp")
+    return result
+
+
+def _resources(resources: Fields) -> Resources:
+    _refuse(resources, "linux.resources")
+    memory, cpu = resources.object("memory"), resources.object("cpu")
+    rules = [DeviceRule(allow=rule.boolean("allow"), type=rule.text("type") or "a",
+                        major=_any(rule.integer("major")),
+                        minor=_any(rule.integer("minor")),
+                        access=rule.text("access") or "rwm")
+             for rule in resources.objects("devices")]
+    # After the bundle's rules, the devices every container has (as runc):
+    # an engine's "deny all" would otherwise deny /dev/null.
+    rules += defaults.DEVICE_RULES[1:]
+    return Resources(
+        memory=Memory(limit=memory.integer("limit"),
+                      reservation=memory.integer("reservation"),
+                      swap=memory.integer("swap")),
+        cpu=CPU(shares=cpu.number("shares") or None, quota=cpu.integer("quota"),
+                period=cpu.number("period") or None, cpus=cpu.text("cpus") or None,
+                mems=cpu.text("mems") or None),
+        pids=Pids(resources.object("pids").integer("limit")),
+        devices=rules)
+
+
+def _any(number: int | None) -> int | None:
+    """A device rule's major or minor: -1 (or none) means any."""
+    return None if number is None or number < 0 else number
+
+
+def _device(entry: Fields) -> Device:
+    kind = entry.string("type")
+    if kind not in ("c", "b", "u", "p"):
+        raise DkrError(f"{entry.where}.type: give c, b, u or p")
+    path = entry.string("path")
+    if not path.startswith("/dev/"):
+        raise DkrError(f"{entry.where}.path: give a path under /dev, not "
+                       f"{shorten(path)!r}")
+    return Device(path, kind, entry.number("major") or 0, entry.number("minor") or 0,
+                  entry.number("fileMode"), entry.number("uid"), entry.number("gid"))
+
+
+def _hooks(hooks: Fields) -> Hooks:
+    def read(point: str) -> list[Hook]:
+        found = []
+        for entry in hooks.objects(point):
+            path = entry.string("path")
+            if not path.startswith("/"):
+                raise DkrError(f"{entry.where}.path: give an absolute path")
+            found.append(Hook(path, entry.strings("args"), entry.strings("env"),
+                              entry.number("timeout")))
+        return found
+
+    return Hooks(prestart=read("prestart"), create_runtime=read("createRuntime"),
+                 create_container=read("createContainer"),
+                 start_container=read("startContainer"),
+                 poststart=read("poststart"), poststop=read("poststop"))
+
+
+def _refuse(fields: Fields, where: str) -> None:
+    """Refuse the fields of `where` that dkr does not carry out, when set."""
+    for key in UNSUPPORTED.get(where, ()):
+        if fields.data.get(key):
+            raise DkrError(f"config.json: {where}.{key}: dkr does not support "
+                           f"it: leave it out")

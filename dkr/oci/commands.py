@@ -1,0 +1,366 @@
+# chapter: 10
+"""The runtime's commands, as runc takes them: what engines call.
+
+    dkr create --bundle DIR [--pid-file F] [--console-socket S] [--preserve-fds N] ID
+    dkr start ID          dkr state ID          dkr kill ID [SIGNAL]
+    dkr delete [--force] ID                     dkr list [--format json] [-q]
+    dkr spec [--bundle DIR]                     dkr features
+
+`run --bundle DIR ID` is create and start in one; the run parser is
+`dkr run`'s own (see dkr.cli).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+
+from dkr.errors import DkrError, shorten
+
+Parsers = dict[str, argparse.ArgumentParser]
+# How long `delete --force` waits for a killed container's process to go.
+KILL_WAIT = 10.0
+
+
+def add_commands(commands: argparse._SubParsersAction) -> Parsers:
+    """The runtime commands' parsers, added to dkr's."""
+    parsers: Parsers = {}
+
+    def command(name: str, handler, summary: str, description: str,
+                takes_id: bool = True) -> argparse.ArgumentParser:
+        parser = commands.add_parser(name, help=summary, description=description)
+        if takes_id:
+            parser.add_argument("id", metavar="ID", help="the container's id")
+        parser.set_defaults(handler=handler)
+        parsers[name] = parser
+        return parser
+
+    create = command("create", create_command, "create a container from a bundle",
+                     "Set up the container of the bundle's config.json and leave its "
+                     "process waiting for `dkr start ID`, as the OCI runtime spec's "
+                     "create does.")
+    add_create_options(create)
+    command("start", start_command, "start a created container",
+            "Let the created container ID run its process.")
+    command("state", state_command, "print a container's state as JSON",
+            "Print the OCI state of ID: its status (created, running, stopped), "
+            "pid, bundle and annotations.")
+    kill = command("kill", kill_command, "send a signal to a container",
+                   "Send SIGNAL (a name, such as TERM or SIGKILL, or a number; "
+                   "default TERM) to the container's first process.")
+    kill.add_argument("signal", nargs="?", default="TERM", metavar="SIGNAL")
+    kill.add_argument("-a", "--all", action="store_true",
+                      help="send it to every process of the container's cgroup")
+    delete = command("delete", delete_command, "delete a container",
+                     "Remove what create made for ID: its cgroup and state. A "
+                     "container that has not stopped needs --force.")
+    delete.add_argument("-f", "--force", action="store_true",
+                        help="kill the container first (SIGKILL) if it still runs")
+    command("pause", pause_command, "freeze every process of a container",
+            "Freeze the processes of ID's cgroup (the freezer: freezer.state on "
+            "cgroup v1, cgroup.freeze on v2) until `dkr resume ID`.")
+    command("resume", resume_command, "thaw a paused container",
+            "Thaw the processes of the paused container ID.")
+    listing = command("list", list_command, "list the created containers",
+                      "List the containers created under the state root.",
+                      takes_id=False)
+    listing.add_argument("-f", "--format", choices=("table", "json"), default="table")
+    listing.add_argument("-q", "--quiet", action="store_true",
+                         help="print only the ids")
+    spec = command("spec", spec_command, "write a config.json to start from",
+                   "Write a config.json for a bundle whose root file system is "
+                   "./rootfs, running sh with a terminal.", takes_id=False)
+    spec.add_argument("-b", "--bundle", default=".", metavar="DIR",
+                      help="where to write it (default: here)")
+    spec.add_argument("--rootless", action="store_true",
+                      help="accepted, as runc's; dkr's template is the same")
+    command("features", features_command, "print what this runtime supports",
+            "Print the OCI features document: the spec versions, hooks, mount "
+            "options, namespaces, capabilities and seccomp that dkr supports.",
+            takes_id=False)
+    return parsers
+
+
+def add_create_options(parser: argparse.ArgumentParser) -> None:
+    """create's options, which `run --bundle` takes too."""
+    option = parser.add_argument
+    option("-b", "--bundle", metavar="DIR",
+           help="the bundle: the directory of config.json (default: here)")
+    option("--pid-file", metavar="FILE",
+           help="write the container's pid into FILE")
+    option("--console-socket", metavar="SOCKET",
+           help="with process.terminal: a unix socket to send the terminal's "
+                "master end to (SCM_RIGHTS)")
+    option("--preserve-fds", type=int, default=0, metavar="N",
+           help="pass the descriptors 3 to 3+N-1 on to the container")
+    option("--no-pivot", action="store_true",
+           help="accepted, as runc's; dkr always uses pivot_root")
+    option("--no-new-keyring", action="store_true",
+           help="accepted, as runc's; dkr makes no session keyring")
+
+
+def need_root(verb: str) -> None:
+    if os.geteuid() != 0:
+        raise DkrError(f"dkr {verb} needs root: try `sudo python3 -m dkr {verb} …`")
+
+
+def create_command(args: argparse.Namespace) -> int:
+    need_root("create")
+    create_container(args, args.id)
+    return 0
+
+
+def create_container(args: argparse.Namespace, container_id: str) -> int:
+    """`dkr create`: set the bundle's container up, leave it waiting; its pid."""
+    from dkr import state
+    from dkr.container import create
+    from dkr.errors import CleanUp
+    from dkr.linux.signal import kill
+    from dkr.oci import bundle, console, record
+
+    record.check_id(container_id)
+    if args.preserve_fds < 0:
+        raise DkrError("--preserve-fds: give 0 or more")
+    spec = bundle.load(args.bundle or ".")
+    spec.process.preserve_fds = args.preserve_fds
+    if spec.process.terminal and not args.console_socket:
+        raise DkrError("config.json asks for a terminal (process.terminal): give "
+                       "--console-socket, where dkr sends it")
+    with CleanUp() as host:
+        container = create(container_id, spec, host, lambda pid: None, detach=True)
+        try:
+            directory = container.state_directory
+            if container.console is not None:
+                console.send(args.console_socket, container.console)
+            record.Record(
+                id=container_id, pid=container.pid,
+                process=record.owner_of(container.pid), bundle=spec.bundle,
+                created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                annotations=spec.annotations, cgroup=spec.linux.cgroups_path or "",
+                poststart=record.hooks_json(spec.hooks.poststart),
+                poststop=record.hooks_json(spec.hooks.poststop)).save(directory)
+            if args.pid_file:
+                write_pid_file(args.pid_file, container.pid)
+            state.write_whole(directory / state.OWNER, f"{state.KEPT}\n")
+        except BaseException:
+            kill(container.pid, signal.SIGKILL)
+            raise
+        host.pop_all()  # all it made stays, for start, and delete
+    return container.pid
+
+
+def write_pid_file(path: str, pid: int) -> None:
+    """The pid, written whole (as runc: no newline), where the engine reads it."""
+    from pathlib import Path
+
+    from dkr.state import write_whole
+
+    write_whole(Path(os.path.abspath(path)), str(pid), mode=0o644)
+
+
+def run_bundle(args: argparse.Namespace) -> int:
+    """`dkr run --bundle DIR ID`, as `runc run`: create and start; without
+    --detach, wait for the container and delete it, its command's status."""
+    if args.bundle is None:
+        raise DkrError("dkr run --detach needs --bundle DIR: a container that "
+                       "outlives dkr run is the bundle's, run as `runc run -d`")
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if len(command) != 1:
+        raise DkrError("dkr run --bundle DIR takes one word after its options: "
+                       "the container's id")
+    container_id = command[0]
+    if args.detach:
+        create_container(args, container_id)
+        start_container(container_id)
+        return 0
+    from dkr.container import run
+    from dkr.oci import bundle, record
+
+    spec = bundle.load(args.bundle)
+    spec.process.preserve_fds = args.preserve_fds
+    return run(record.check_id(container_id), spec)
+
+
+def start_command(args: argparse.Namespace) -> int:
+    need_root("start")
+    start_container(args.id)
+    return 0
+
+
+def start_container(container_id: str) -> None:
+    """Let the created container go, then run the poststart hooks."""
+    from dkr.oci import hooks, lifecycle, record
+
+    with record.opened(container_id) as (directory, container):
+        status = container.status(directory)
+        if status != "created":
+            raise DkrError(f"cannot start container {container_id}: it is {status}")
+        lifecycle.start(directory, container.pid)
+        try:
+            hooks.run(record.hooks_of(container.poststart),
+                      json.dumps(container.oci_state(directory)), "poststart")
+        except DkrError:
+            _kill(container.pid, signal.SIGKILL)  # as the spec says
+            raise
+
+
+def state_command(args: argparse.Namespace) -> int:
+    from dkr.oci import record
+
+    with record.opened(args.id) as (directory, container):
+        print(json.dumps(container.oci_state(directory), indent=2))
+    return 0
+
+
+def parse_signal(text: str) -> signal.Signals:
+    """TERM, SIGTERM, sigterm or 15."""
+    try:
+        if text.isdigit():
+            return signal.Signals(int(text))
+        name = text.upper()
+        return signal.Signals[name if name.startswith("SIG") else f"SIG{name}"]
+    except (KeyError, ValueError):
+        raise DkrError(f"unknown signal {shorten(text)!r}: give a name such as TERM "
+                       f"or KILL, or a number") from None
+
+
+def kill_command(args: argparse.Namespace) -> int:
+    need_root("kill")
+    from dkr.oci import record
+
+    sig = parse_signal(args.signal)
+    with record.opened(args.id) as (directory, container):
+        if container.status(directory) == "stopped":
+            raise DkrError(f"container {args.id} is not running")
+        if args.all and container.cgroup:
+            from dkr.cgroups import open_cgroup
+
+            for pid in open_cgroup(container.cgroup).pids():
+                _kill(pid, sig)
+        else:
+            _kill(container.pid, sig)
+    return 0
+
+
+def pause_command(args: argparse.Namespace) -> int:
+    return _freeze(args.id, True)
+
+
+def resume_command(args: argparse.Namespace) -> int:
+    return _freeze(args.id, False)
+
+
+def _freeze(container_id: str, frozen: bool) -> int:
+    need_root("pause" if frozen else "resume")
+    from dkr.cgroups import open_cgroup
+    from dkr.oci import record
+
+    with record.opened(container_id) as (directory, container):
+        status = container.status(directory)
+        wanted = "running" if frozen else "paused"
+        if status != wanted:
+            raise DkrError(f"cannot {'pause' if frozen else 'resume'} container "
+                           f"{container_id}: it is {status}")
+        open_cgroup(container.cgroup).freeze(frozen)
+    return 0
+
+
+def _kill(pid: int, sig: signal.Signals) -> None:
+    import contextlib
+
+    from dkr.linux.signal import kill
+
+    with contextlib.suppress(ProcessLookupError):
+        kill(pid, sig)
+
+
+def delete_command(args: argparse.Namespace) -> int:
+    need_root("delete")
+    from dkr import state
+    from dkr.errors import describe, warn
+    from dkr.oci import hooks, record
+
+    directory = record.directory_of(args.id)
+    if not directory.is_dir():
+        raise DkrError(f"container {args.id} does not exist")
+    with state.locked(directory):
+        container = record.load(directory)
+        status = container.status(directory)
+        if status != "stopped":
+            if not args.force:
+                raise DkrError(f"cannot delete container {args.id}: it is {status} "
+                               f"(stop it first, or give --force)")
+            _kill(container.pid, signal.SIGKILL)
+            if status == "paused":  # a frozen process dies only once thawed
+                from dkr.cgroups import open_cgroup
+
+                open_cgroup(container.cgroup).freeze(False)
+            _wait_gone(container.pid)
+        stopped = {**container.oci_state(directory), "status": "stopped"}
+        try:
+            hooks.run(record.hooks_of(container.poststop), json.dumps(stopped),
+                      "poststop")
+        except DkrError as error:  # the spec: a failed poststop is only a warning
+            warn(describe(error))
+        state.take_back(directory)
+    return 0
+
+
+def _wait_gone(pid: int) -> None:
+    """Wait until the process `pid` has exited (it is not dkr's child)."""
+    import select
+
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        if not select.select([fd], [], [], KILL_WAIT)[0]:
+            raise DkrError(f"the container's process {pid} did not end within "
+                           f"{KILL_WAIT:g} s of SIGKILL")
+    finally:
+        os.close(fd)
+
+
+def list_command(args: argparse.Namespace) -> int:
+    from dkr.oci import record
+
+    states = [container.oci_state(directory)
+              for directory, container in record.all_records()]
+    if args.quiet:
+        print("".join(f"{item['id']}\n" for item in states), end="")
+    elif args.format == "json":
+        print(json.dumps(states))
+    else:
+        rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED")]
+        rows += [(item["id"], str(item["pid"]), item["status"], item["bundle"],
+                  item["created"]) for item in states]
+        widths = [max(len(row[n]) for row in rows) for n in range(4)]
+        for row in rows:
+            print("   ".join(cell.ljust(width) for cell, width in zip(row, widths))
+                  + "   " + row[4])
+    return 0
+
+
+def spec_command(args: argparse.Namespace) -> int:
+    from dkr.oci.template import config_template
+
+    path = os.path.join(args.bundle, "config.json")
+    if os.path.exists(path):
+        raise DkrError(f"{shorten(path)} exists already: remove it first")
+    with open(path, "x", encoding="utf-8") as file:
+        json.dump(config_template(), file, indent=2)
+        file.write("\n")
+    return 0
+
+
+def features_command(args: argparse.Namespace) -> int:
+    from dkr.oci.template import features
+
+    json.dump(features(), sys.stdout, indent=2)
+    print()
+    return 0

@@ -1,0 +1,131 @@
+# chapter: 10
+"""What dkr keeps of a created container: `state.json` in its state directory.
+
+A container made by `dkr create` outlives the command that made it, so
+each later command (`start`, `state`, `kill`, `delete`) finds it again by
+its id: `$DKR_STATE/<id>/state.json` (under `--root` when given), written
+whole, and read under the directory's lock, so that two engines' calls on
+one id never interleave.
+
+Its status is never written, because it changes without dkr: it is read
+off the kernel each time. The container's process gone (its pid no longer
+names the process it named, whose start time is kept with it): stopped.
+The exec FIFO still there: created. Its cgroup frozen: paused. Else
+running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from dkr import OCI_VERSION, owners, state
+from dkr.config import Hook
+from dkr.errors import DkrError, shorten
+from dkr.oci import lifecycle
+
+STATE_FILE = "state.json"
+# runc's rule for ids: they name directories and cgroups.
+ID = re.compile(r"[A-Za-z0-9_+.-]+", re.ASCII)
+
+
+@dataclass
+class Record:
+    """A created container, as state.json holds it."""
+
+    id: str
+    pid: int
+    process: str  # the container's first process, as owners.owner_id names it
+    bundle: str
+    created: str  # when, in RFC 3339
+    annotations: dict[str, str] = field(default_factory=dict)
+    cgroup: str = ""
+    # The hooks `start` and `delete` run, as config.json gave them.
+    poststart: list[dict] = field(default_factory=list)
+    poststop: list[dict] = field(default_factory=list)
+
+    def status(self, directory: Path) -> str:
+        """created, running, paused or stopped: read off the kernel now."""
+        if owners.owner_id(self.pid) != self.process:
+            return "stopped"
+        if lifecycle.is_waiting(directory):
+            return "created"
+        if self.cgroup and self.frozen():
+            return "paused"
+        return "running"
+
+    def frozen(self) -> bool:
+        from dkr.cgroups import open_cgroup
+
+        try:
+            return open_cgroup(self.cgroup).is_frozen()
+        except FileNotFoundError:
+            return False
+
+    def oci_state(self, directory: Path) -> dict:
+        """The state the runtime spec defines (and runc's extra fields)."""
+        status = self.status(directory)
+        return {"ociVersion": OCI_VERSION, "id": self.id, "status": status,
+                "pid": self.pid if status != "stopped" else 0,
+                "bundle": self.bundle, "created": self.created,
+                "annotations": self.annotations}
+
+    def save(self, directory: Path) -> None:
+        state.write_whole(directory / STATE_FILE, json.dumps(asdict(self)))
+
+
+def check_id(container_id: str) -> str:
+    """`container_id` if it can name a container; DkrError otherwise."""
+    if not ID.fullmatch(container_id) or container_id in (".", ".."):
+        raise DkrError(f"bad container id {shorten(container_id)!r}: use letters, "
+                       f"digits and _ + . - (not . or ..)")
+    return container_id
+
+
+def directory_of(container_id: str) -> Path:
+    return state.ROOT / check_id(container_id)
+
+
+def load(directory: Path) -> Record:
+    """The record in a container's state directory."""
+    try:
+        data = json.loads((directory / STATE_FILE).read_text())
+    except FileNotFoundError:
+        raise DkrError(f"container {directory.name} does not exist") from None
+    return Record(**data)
+
+
+@contextlib.contextmanager
+def opened(container_id: str) -> Iterator[tuple[Path, Record]]:
+    """The container's directory and record, under its lock."""
+    directory = directory_of(container_id)
+    if not directory.is_dir():
+        raise DkrError(f"container {container_id} does not exist")
+    with state.locked(directory):
+        yield directory, load(directory)
+
+
+def all_records() -> Iterator[tuple[Path, Record]]:
+    """Every created container under the state root, by id."""
+    if not state.ROOT.is_dir():
+        return
+    for directory in sorted(state.ROOT.iterdir()):
+        with contextlib.suppress(DkrError, OSError, ValueError, TypeError):
+            yield directory, load(directory)
+
+
+def owner_of(pid: int) -> str:
+    """How the record names the container's process ("PID STARTTIME")."""
+    return owners.owner_id(pid) or ""
+
+
+def hooks_json(hooks: list[Hook]) -> list[dict]:
+    return [asdict(hook) for hook in hooks]
+
+
+def hooks_of(data: list[dict]) -> list[Hook]:
+    return [Hook(**item) for item in data]

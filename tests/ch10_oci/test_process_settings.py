@@ -1,0 +1,133 @@
+# chapter: 10
+"""Chapter 10: what config.json sets on the container's process and its
+namespaces: rlimits, the OOM score, sysctls (its own namespaces' only)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bundles import caller, write_bundle  # noqa: F401  (caller: a fixture)
+
+
+def run_bundle(caller, bundle) -> str:
+    done = caller("run", "--bundle", str(bundle), "settings", check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_rlimits_and_the_oom_score_are_set(caller, rootfs, tmp_path):
+    def settings(config: dict) -> None:
+        config["process"]["rlimits"] = [
+            {"type": "RLIMIT_NOFILE", "soft": 100, "hard": 200},
+            {"type": "RLIMIT_CORE", "soft": 0, "hard": 0}]
+        config["process"]["oomScoreAdj"] = 500
+
+    script = "ulimit -n; ulimit -Hn; ulimit -c; cat /proc/self/oom_score_adj"
+    bundle = write_bundle(tmp_path / "b", rootfs, ["sh", "-c", script], settings)
+    assert run_bundle(caller, bundle).split() == ["100", "200", "0", "500"]
+
+
+def test_the_containers_own_sysctls_are_written(caller, rootfs, tmp_path):
+    def settings(config: dict) -> None:
+        config["linux"]["sysctl"] = {"net.ipv4.ip_unprivileged_port_start": "80",
+                                     "kernel.shmmni": "1000"}
+
+    script = ("cat /proc/sys/net/ipv4/ip_unprivileged_port_start "
+              "/proc/sys/kernel/shmmni")
+    bundle = write_bundle(tmp_path / "b", rootfs, ["sh", "-c", script], settings)
+    assert run_bundle(caller, bundle).split() == ["80", "1000"]
+
+
+@pytest.mark.parametrize("name, value", [("kernel.core_pattern", "|/tmp/evil"),
+                                         ("vm.overcommit_memory", "1"),
+                                         ("kernel.shmmni/../core_pattern", "x")])
+def test_a_sysctl_of_the_host_is_refused(caller, rootfs, tmp_path, name, value):
+    """The attack: a config.json that would have root in the container's
+    set-up write a host-wide setting through its /proc/sys."""
+    with open("/proc/sys/kernel/core_pattern") as file:
+        before = file.read()
+    bundle = write_bundle(tmp_path / "b", rootfs, ["true"],
+                          lambda config: config["linux"].update(sysctl={name: value}))
+    done = caller("run", "--bundle", str(bundle), "evil", check=False)
+    assert done.returncode == 125
+    assert "is not the container's own" in done.stderr
+    with open("/proc/sys/kernel/core_pattern") as file:
+        assert file.read() == before
+
+
+def test_a_network_sysctl_needs_a_network_namespace_of_its_own(caller, rootfs,
+                                                              tmp_path):
+    def host_network(config: dict) -> None:
+        config["linux"]["namespaces"] = [namespace for namespace in
+                                         config["linux"]["namespaces"]
+                                         if namespace["type"] != "network"]
+        config["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1"}
+
+    bundle = write_bundle(tmp_path / "b", rootfs, ["true"], host_network)
+    done = caller("run", "--bundle", str(bundle), "hostnet", check=False)
+    assert done.returncode == 125 and "is not the container's own" in done.stderr
+
+
+def test_a_namespace_given_by_path_is_joined(caller, rootfs, tmp_path):
+    """Podman's way: netavark makes the network namespace, the config names it."""
+    import subprocess
+
+    name = f"dkr-test-{tmp_path.name[-8:]}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        subprocess.run(["ip", "-n", name, "link", "add", "marker0", "type", "veth",
+                        "peer", "name", "marker1"],
+                       check=True)
+
+        def join(config: dict) -> None:
+            for namespace in config["linux"]["namespaces"]:
+                if namespace["type"] == "network":
+                    namespace["path"] = f"/run/netns/{name}"
+
+        bundle = write_bundle(tmp_path / "b", rootfs, ["ls", "/sys/class/net"], join)
+        assert "marker0" in run_bundle(caller, bundle).split()
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=True)
+
+
+def test_a_namespace_path_that_is_not_there_is_one_line(caller, rootfs, tmp_path):
+    def join(config: dict) -> None:
+        config["linux"]["namespaces"].append({"type": "ipc", "path": "/nonexistent"})
+        config["linux"]["namespaces"] = [ns for ns in config["linux"]["namespaces"]
+                                         if ns.get("path") or ns["type"] != "ipc"]
+
+    bundle = write_bundle(tmp_path / "b", rootfs, ["true"], join)
+    done = caller("run", "--bundle", str(bundle), "nopath", check=False)
+    assert done.returncode == 125
+    assert "cannot join the ipc namespace /nonexistent" in done.stderr
+
+
+def test_the_configs_devices_are_made(caller, rootfs, tmp_path):
+    def devices(config: dict) -> None:
+        config["linux"]["devices"] = [
+            {"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229,
+             "fileMode": 0o620, "uid": 0, "gid": 5},
+            {"path": "/dev/extra/pipe", "type": "p"}]
+
+    script = "stat -c '%F %t:%T %a %g' /dev/fuse; stat -c '%F' /dev/extra/pipe"
+    bundle = write_bundle(tmp_path / "b", rootfs, ["sh", "-c", script], devices)
+    assert run_bundle(caller, bundle).splitlines() == [
+        "character special file a:e5 620 5", "fifo"]
+
+
+def test_a_device_outside_dev_is_refused(caller, rootfs, tmp_path):
+    bundle = write_bundle(tmp_path / "b", rootfs, ["true"], lambda config: config[
+        "linux"].update(devices=[{"path": "/dev/../etc/x", "type": "c", "major": 1,
+                                  "minor": 3}]))
+    done = caller("run", "--bundle", str(bundle), "outdev", check=False)
+    assert done.returncode == 125 and "out of /dev" in done.stderr
+    assert not (rootfs / "etc" / "x").exists()
+
+
+def test_the_root_propagation_is_set(caller, rootfs, tmp_path):
+    bundle = write_bundle(tmp_path / "b", rootfs,
+                          ["grep", "-E", "^[0-9]+ [0-9]+ [0-9:]+ [^ ]+ / ",
+                           "/proc/self/mountinfo"],
+                          lambda config: config["linux"].update(
+                              rootfsPropagation="shared"))
+    assert "shared:" in run_bundle(caller, bundle)
