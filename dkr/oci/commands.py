@@ -3,7 +3,8 @@
 
     dkr create --bundle DIR [--pid-file F] [--console-socket S] [--preserve-fds N] ID
     dkr start ID          dkr state ID          dkr kill ID [SIGNAL]
-    dkr delete [--force] ID                     dkr list [--format json] [-q]
+    dkr pause ID          dkr resume ID         dkr delete [--force] ID
+    dkr list [--format json] [-q]
     dkr spec [--bundle DIR]                     dkr features
 
 `run --bundle DIR ID` is create and start in one; the run parser is
