@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import errno
 import os
+import sys
 from typing import NoReturn
 
 from dkr import __version__
@@ -35,8 +36,12 @@ class Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_DKR_FAILED)
 
 
-def build_parser() -> tuple[Parser, dict[str, Parser]]:
-    """The parser of dkr's command line, and each command's own parser."""
+def build_parser(verb: str | None = None) -> tuple[Parser, dict[str, Parser]]:
+    """The parser of dkr's command line, and each command's own parser.
+
+    Given the `verb` about to run, `dkr run`'s many options (and the modules
+    that make them) are added only if it is `run`: a runtime command that an
+    engine calls many times a second pays for none of them."""
     parser = Parser(prog="dkr", description="A container runtime, built one kernel "
                                             "feature at a time.")
     parser.add_argument("--trace", action="store_true",
@@ -63,9 +68,10 @@ def build_parser() -> tuple[Parser, dict[str, Parser]]:
                     "options is a container id: run the bundle's container, as "
                     "`runc run` does.")
         # }
-    from dkr.run import add_arguments
+    if verb in (None, "run"):
+        from dkr.run import add_arguments
 
-    add_arguments(run)
+        add_arguments(run)
     run.set_defaults(handler=_run)
     # chapter: 1-8 {
     # return parser, {"run": run}
@@ -131,7 +137,8 @@ def _run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     open_missing_stdio()
-    parser, commands = build_parser()
+    verb = find_verb(sys.argv[1:] if argv is None else argv)
+    parser, commands = build_parser(verb)
     args, unknown = parser.parse_known_args(argv)
     if unknown:  # options of a command that the command does not have
         commands[args.verb].error(f"unknown option {unknown[0]}")
@@ -188,6 +195,25 @@ def log_error(args: argparse.Namespace, message: str) -> None:
 
 
 # }
+# Global flags that take a value: the word after them is not the command.
+VALUED_FLAGS: tuple[str, ...] = ()
+VALUED_FLAGS += ("--root", "--log", "--log-format")  # chapter: 10
+
+
+def find_verb(argv: list[str]) -> str | None:
+    """The command word of `argv` (None if there is none, or --help comes
+    first): the first word that is neither a global flag nor its value."""
+    words = iter(argv)
+    for word in words:
+        if word in ("-h", "--help"):
+            return None
+        if word in VALUED_FLAGS:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
 def open_missing_stdio() -> None:
     """Give dkr /dev/null for any of standard input, output and error that
     its caller closed. Otherwise the next file dkr opens would take that

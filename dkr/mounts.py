@@ -197,7 +197,10 @@ class MountPoints:
         if not os.path.isdir(parent):
             self.make(parent)
         if directory:
-            unistd.mkdir(path)
+            try:
+                unistd.mkdir(path)
+            except FileExistsError:  # a container starting beside made it
+                return
         else:
             flags = OFlag.O_CREAT | OFlag.O_WRONLY | OFlag.O_CLOEXEC
             unistd.close(unistd.open_fd(path, flags))
