@@ -376,6 +376,21 @@ def network_namespaces() -> set[str]:
     return set(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else set()
 
 
+@contextlib.contextmanager
+def named_network_namespace(name: str):
+    """`ip netns add NAME` for the block's length. The first `ip netns add` on a
+    host mounts /run/netns onto itself; that mount goes too if this made it."""
+    netns_mounted = "/run/netns" in mount_points()
+    subprocess.run(["ip", "netns", "add", name], check=True, capture_output=True)
+    try:
+        yield f"/run/netns/{name}"
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=True, capture_output=True)
+        if not netns_mounted and "/run/netns" in mount_points():
+            subprocess.run(["umount", "/run/netns"], check=True)
+            os.rmdir("/run/netns")
+
+
 def nft_tables() -> set[str]:
     if not (IS_ROOT and shutil.which("nft")):
         return set()

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (container_pid, free_port, ip_json, link_names, mount_points, state_entries,
-                      state_root)
+from conftest import (container_pid, free_port, ip_json, link_names,
+                      named_network_namespace, state_entries, state_root)
 
 # In the container: a web server on port 80, then our address, then "ready".
 SERVE = ("mkdir -p /www && echo \"hello from $(hostname)\" > /www/index.html && httpd -p 80 -h /www"
@@ -126,28 +126,23 @@ def ip(*args: str) -> None:
 def outside(root):
     """A network namespace playing the internet: 192.168.231.2, reached from the
     host (192.168.231.1) through a veth of its own, with no route to 10.123.0.0/16."""
-    netns_mounted = "/run/netns" in mount_points()  # `ip netns add` mounts it on first use
-    ip("netns", "add", OUTSIDE)
-    try:
-        ip("link", "add", "dkrtest-out", "type", "veth", "peer", "name", "eth0", "netns", OUTSIDE)
-        ip("addr", "add", "192.168.231.1/24", "dev", "dkrtest-out")
-        ip("link", "set", "dkrtest-out", "up")
-        ip("-n", OUTSIDE, "addr", "add", "192.168.231.2/24", "dev", "eth0")
-        ip("-n", OUTSIDE, "link", "set", "eth0", "up")
-        server = subprocess.Popen(["ip", "netns", "exec", OUTSIDE, sys.executable, "-c", WHO_IS_ASKING],
-                                  stdout=subprocess.PIPE, text=True)
+    with named_network_namespace(OUTSIDE):
         try:
-            assert server.stdout.readline() == "ready\n"
-            yield "192.168.231.2"
+            ip("link", "add", "dkrtest-out", "type", "veth", "peer", "name", "eth0", "netns", OUTSIDE)
+            ip("addr", "add", "192.168.231.1/24", "dev", "dkrtest-out")
+            ip("link", "set", "dkrtest-out", "up")
+            ip("-n", OUTSIDE, "addr", "add", "192.168.231.2/24", "dev", "eth0")
+            ip("-n", OUTSIDE, "link", "set", "eth0", "up")
+            server = subprocess.Popen(["ip", "netns", "exec", OUTSIDE, sys.executable, "-c",
+                                       WHO_IS_ASKING], stdout=subprocess.PIPE, text=True)
+            try:
+                assert server.stdout.readline() == "ready\n"
+                yield "192.168.231.2"
+            finally:
+                server.kill()
+                server.wait(timeout=10)
         finally:
-            server.kill()
-            server.wait(timeout=10)
-    finally:
-        subprocess.run(["ip", "link", "del", "dkrtest-out"], capture_output=True)
-        ip("netns", "del", OUTSIDE)
-        if not netns_mounted and "/run/netns" in mount_points():
-            subprocess.run(["umount", "/run/netns"], check=True)
-            os.rmdir("/run/netns")
+            subprocess.run(["ip", "link", "del", "dkrtest-out"], capture_output=True)
 
 
 def test_outbound_traffic_is_masqueraded(dkr, outside: str):

@@ -145,7 +145,7 @@ def test_a_busy_loop_is_held_to_its_cpu_quota(running):
     used = (after.usage_usec - before.usage_usec) / 1e6 / elapsed
     assert 0.05 < used < 0.4, f"{used:.2f} CPUs used under --cpus 0.2"
     throttled = "throttled_usec" if cgroup.version == "v2" else "throttled_time"  # the kernel's own counters
-    assert re.search(rf"^nr_throttled [1-9]", raw, re.M) and re.search(rf"^{throttled} [1-9]", raw, re.M), raw
+    assert re.search(r"^nr_throttled [1-9]", raw, re.M) and re.search(rf"^{throttled} [1-9]", raw, re.M), raw
 
 
 def test_limits_read_back_as_asked(running):

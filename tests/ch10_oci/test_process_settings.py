@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from bundles import caller, write_bundle  # noqa: F401  (caller: a fixture)
+from conftest import named_network_namespace
 
 
 def run_bundle(caller, bundle) -> str:
@@ -73,8 +74,7 @@ def test_a_namespace_given_by_path_is_joined(caller, rootfs, tmp_path):
     import subprocess
 
     name = f"dkr-test-{tmp_path.name[-8:]}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
+    with named_network_namespace(name) as path:
         subprocess.run(["ip", "-n", name, "link", "add", "marker0", "type", "veth",
                         "peer", "name", "marker1"],
                        check=True)
@@ -82,12 +82,10 @@ def test_a_namespace_given_by_path_is_joined(caller, rootfs, tmp_path):
         def join(config: dict) -> None:
             for namespace in config["linux"]["namespaces"]:
                 if namespace["type"] == "network":
-                    namespace["path"] = f"/run/netns/{name}"
+                    namespace["path"] = path
 
         bundle = write_bundle(tmp_path / "b", rootfs, ["ls", "/sys/class/net"], join)
         assert "marker0" in run_bundle(caller, bundle).split()
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=True)
 
 
 def test_a_namespace_path_that_is_not_there_is_one_line(caller, rootfs, tmp_path):
