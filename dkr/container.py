@@ -169,17 +169,7 @@ def _container_side(spec: Spec, channel: Channel, exec_fifo: int,  # chapter: 10
             terminal.attach_console(channel)  # chapter: 3
         users.resolve(spec.process)  # chapter: 6
         unistd.chdir(spec.process.cwd)
-        # chapter: 6 {
-        capabilities.drop_bounding(spec.process.capabilities)
-        if not spec.process.no_new_privileges:  # chapter: 7
-            seccomp.install(spec)  # chapter: 7
-        users.switch_to(spec.process.user)
-        capabilities.set_sets(spec.process.capabilities)
-        if spec.process.no_new_privileges:
-            prctl.set_no_new_privs()
-            seccomp.install(spec)  # chapter: 7
-        _check_working_directory(spec.process.cwd)
-        # }
+        _drop_privileges(spec)  # chapter: 6
         # chapter: 6-9 {
         # unistd.close_on_exec_from(3)
         # }
@@ -197,6 +187,89 @@ def _container_side(spec: Spec, channel: Channel, exec_fifo: int,  # chapter: 10
         os._exit(EXIT_DKR_FAILED)
 
 
+# chapter: 10 {
+def exec_in(spec: Spec, state_directory: Path, forked: Callable[[int], None]) -> int:
+    """Run one more process in a running container (`dkr exec`), to its
+    end; its exit status. `spec` names each of the container's namespaces
+    by path, and its cgroup; `forked` hears the process's pid."""
+    with signals.Forwarder() as forwarder:
+        def both(pid: int) -> None:
+            forwarder.forward_to(pid)
+            forked(pid)
+
+        return _dkr_side(_enter(spec, state_directory, both))
+
+
+def start_in(spec: Spec, state_directory: Path,
+             hand_over: Callable[[int], None]) -> int:
+    """Start one more process in a running container and leave it there
+    (`dkr exec --detach`); its pid, once it has exec'd. Its terminal, if it
+    has one, goes to `hand_over` first. dkr is gone soon after: the
+    process must not die with it, and its caller, a subreaper, becomes
+    its parent."""
+    process = _enter(spec, state_directory, lambda pid: None, detach=True)
+
+    def follow() -> Message | None:
+        failure = _follow_set_up(process, until="exec")
+        if failure is None and process.console is not None:
+            master, process.console = process.console, None
+            hand_over(master)
+        return failure or _follow_set_up(process)
+
+    _watch(process, follow)
+    return process.pid
+
+
+def _enter(spec: Spec, state_directory: Path, forked: Callable[[int], None],
+           detach: bool = False) -> Container:
+    """Fork the process of `exec_in` or `start_in`: it joins the container's
+    namespaces and cgroup and execs `spec.process`, with its user, limits,
+    capabilities and seccomp. The container has the rest already: its
+    mounts, hostname and network are not made again.
+
+    dkr turns dumpable off before it forks: the child is born into the
+    container's PID namespace, where the container's processes could
+    otherwise open its /proc/PID/exe, the host's Python, before it has
+    dropped anything (CVE-2019-5736's way in)."""
+    dkr_end, process_end = Channel.pair()
+    seccomp.prepare(spec)
+    prctl.set_dumpable(False)
+    pid = namespaces.fork_container(spec)
+    if pid == 0:
+        dkr_end.close()
+        _joining_side(spec, process_end, detach)
+    process_end.close()
+    forked(pid)
+    return Container(pid, dkr_end, state_directory)
+
+
+def _joining_side(spec: Spec, channel: Channel, detach: bool) -> NoReturn:
+    """In the child of `dkr exec`: the steps of `_container_side` that a
+    process joining a running container takes, in the same order. It
+    says `exec` just before its exec, for a detached `dkr exec` to return."""
+    try:
+        syscall.set_trace_label("exec")
+        cgroups.join(spec)  # by the host's paths, before the mount namespace
+        if not detach:
+            _die_with_dkr(channel)
+        namespaces.join_given(spec)
+        inside.set_limits(spec.process)
+        if spec.process.terminal:
+            terminal.attach_console(channel)
+        users.resolve(spec.process)
+        unistd.chdir(spec.process.cwd)
+        _drop_privileges(spec)
+        unistd.close_on_exec_from(3 + spec.process.preserve_fds)
+        channel.send("exec")
+        signals.reset_for_exec()
+        _exec(spec.process, channel)
+    except BaseException as error:  # as in _container_side
+        _fail(channel, EXIT_DKR_FAILED, f"exec set-up: {describe(error)}")
+    finally:
+        os._exit(EXIT_DKR_FAILED)
+# }
+
+
 # chapter: 2 {
 def _die_with_dkr(channel: Channel) -> None:
     """Have the kernel kill the container when dkr dies, and check that dkr
@@ -212,6 +285,26 @@ def _die_with_dkr(channel: Channel) -> None:
 
 
 # chapter: 6 {
+def _drop_privileges(spec: Spec) -> None:
+    """The last steps before exec: from root with every capability to the
+    spec's user with the spec's capabilities, in the one order that works.
+
+    The bounding set shrinks first, while the process still holds
+    CAP_SETPCAP; the sets are set after the switch of user, which would
+    clear them.
+    """
+    process = spec.process
+    capabilities.drop_bounding(process.capabilities)
+    if not process.no_new_privileges:  # chapter: 7
+        seccomp.install(spec)  # chapter: 7
+    users.switch_to(process.user)
+    capabilities.set_sets(process.capabilities)
+    if process.no_new_privileges:
+        prctl.set_no_new_privs()
+        seccomp.install(spec)  # chapter: 7
+    _check_working_directory(process.cwd)
+
+
 def _check_working_directory(cwd: str) -> None:
     """Refuse a working directory outside the container's root.
 

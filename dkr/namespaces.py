@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dkr.config import Spec
+from dkr.config import Namespace  # chapter: 10
 from dkr.errors import DkrError, shorten  # chapter: 10
 from dkr.linux import sched, unistd
 from dkr.linux.sched import CloneFlags
@@ -98,6 +99,19 @@ def join_given(spec: Spec) -> None:
     for kind, fd in given:
         sched.setns(fd, CLONE_FLAGS[kind])
         unistd.close(fd)
+
+
+# Each namespace's name under /proc/PID/ns.
+PROC_NAMES = {"uts": "uts", "pid": "pid", "mount": "mnt", "network": "net",
+              "ipc": "ipc", "cgroup": "cgroup"}
+
+
+def of_process(spec: Spec, pid: int) -> None:
+    """Have `spec` name by path the namespaces of the process `pid`, each of
+    the kinds it lists: what a process that joins that one must join."""
+    spec.linux.namespaces = [
+        Namespace(namespace.type, f"/proc/{pid}/ns/{PROC_NAMES[namespace.type]}")
+        for namespace in spec.linux.namespaces]
 
 
 # }

@@ -68,14 +68,27 @@ def spec_from_config(data: object, bundle: str) -> Spec:
     return spec
 
 
+def load_process(path: str) -> Process:
+    """The process in the JSON file at `path` (`dkr exec --process`): the
+    `process` object of config.json, on its own."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            data = json.load(file)
+    except OSError as error:
+        raise DkrError(f"cannot read {shorten(path)}: {error.strerror}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise DkrError(f"{shorten(path)} is not JSON: {error}") from None
+    return _process(Fields(data, os.path.basename(path)))
+
+
 def _process(process: Fields) -> Process:
     _refuse(process, "process")
     args = process.strings("args")
     if not args:
-        raise DkrError("config.json: process.args: give the command to run")
+        raise DkrError(f"{process.name('args')}: give the command to run")
     cwd = process.string("cwd")
     if not cwd.startswith("/"):
-        raise DkrError(f"config.json: process.cwd: give an absolute path, not "
+        raise DkrError(f"{process.name('cwd')}: give an absolute path, not "
                        f"{shorten(cwd)!r}")
     user = process.object("user")
     result = Process(

@@ -3,6 +3,7 @@
 
     dkr create --bundle DIR [--pid-file F] [--console-socket S] [--preserve-fds N] ID
     dkr start ID          dkr state ID          dkr kill ID [SIGNAL]
+    dkr exec [--process F] [--tty] [--detach] [--pid-file F] ID [COMMAND…]
     dkr pause ID          dkr resume ID         dkr delete [--force] ID
     dkr list [--format json] [-q]
     dkr spec [--bundle DIR]                     dkr features
@@ -47,6 +48,15 @@ def add_commands(commands: argparse._SubParsersAction) -> Parsers:
     add_create_options(create)
     command("start", start_command, "start a created container",
             "Let the created container ID run its process.")
+    from dkr.oci.enter import add_exec_options, exec_command
+
+    add_exec_options(command(
+        "exec", exec_command, "run one more process in a running container",
+        "Run COMMAND (or the process of --process FILE) in the running "
+        "container ID, in its namespaces and cgroup, as its config.json's "
+        "process runs: the same user, capabilities and seccomp, unless the "
+        "options change them. Options go before ID; what follows ID is "
+        "the command."))
     command("state", state_command, "print a container's state as JSON",
             "Print the OCI state of ID: its status (created, running, stopped), "
             "pid, bundle and annotations.")

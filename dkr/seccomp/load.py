@@ -97,7 +97,8 @@ class Fields:
             raise DkrError(f"{where}: give a JSON object")
         self.data, self.where = data, where
 
-    def _name(self, key: str) -> str:
+    def name(self, key: str) -> str:
+        """How an error names the field `key` of this object."""
         if key.startswith("["):
             return f"{self.where}{key}"
         return f"{self.where}.{key}" if ":" in self.where else f"{self.where}: {key}"
@@ -105,7 +106,7 @@ class Fields:
     def string(self, key: str) -> str:
         value = self.data.get(key)
         if not isinstance(value, str) or not value:
-            raise DkrError(f"{self._name(key)}: give a string")
+            raise DkrError(f"{self.name(key)}: give a string")
         return value
 
     def number(self, key: str, required: bool = False) -> int | None:
@@ -113,7 +114,7 @@ class Fields:
         if value is None and not required:
             return None
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise DkrError(f"{self._name(key)}: give a whole number, 0 or more")
+            raise DkrError(f"{self.name(key)}: give a whole number, 0 or more")
         return value
 
     def _list(self, key: str) -> list:
@@ -121,7 +122,7 @@ class Fields:
         if value is None:
             return []
         if not isinstance(value, list):
-            raise DkrError(f"{self._name(key)}: give a JSON array")
+            raise DkrError(f"{self.name(key)}: give a JSON array")
         return value
 
     def _by_place(self, key: str) -> tuple[Fields, list[str]]:
@@ -129,24 +130,24 @@ class Fields:
         (and named in an error) as a field is; and their keys."""
         items = self._list(key)
         places = [f"[{n}]" for n in range(len(items))]
-        return Fields(dict(zip(places, items)), self._name(key)), places
+        return Fields(dict(zip(places, items)), self.name(key)), places
 
     def strings(self, key: str) -> list[str]:
         holder, places = self._by_place(key)
         return [holder.string(place) for place in places]
 
     def objects(self, key: str) -> list[Fields]:
-        return [Fields(item, f"{self._name(key)}[{n}]")
+        return [Fields(item, f"{self.name(key)}[{n}]")
                 for n, item in enumerate(self._list(key))]
 
     def object(self, key: str) -> Fields:
-        return Fields(self.data.get(key) or {}, self._name(key))
+        return Fields(self.data.get(key) or {}, self.name(key))
     # chapter: 10 {
 
     def required(self, key: str) -> Fields:
         if key not in self.data:
-            raise DkrError(f"{self._name(key)}: missing: give it")
-        return Fields(self.data[key], self._name(key))
+            raise DkrError(f"{self.name(key)}: missing: give it")
+        return Fields(self.data[key], self.name(key))
 
     def text(self, key: str) -> str:
         """An optional string: "" when absent."""
@@ -154,13 +155,13 @@ class Fields:
         if value is None:
             return ""
         if not isinstance(value, str):
-            raise DkrError(f"{self._name(key)}: give a string")
+            raise DkrError(f"{self.name(key)}: give a string")
         return value
 
     def boolean(self, key: str) -> bool:
         value = self.data.get(key, False)
         if not isinstance(value, bool):
-            raise DkrError(f"{self._name(key)}: give true or false")
+            raise DkrError(f"{self.name(key)}: give true or false")
         return value
 
     def integer(self, key: str) -> int | None:
@@ -168,7 +169,7 @@ class Fields:
         value = self.data.get(key)
         if value is not None and (isinstance(value, bool)
                                   or not isinstance(value, int)):
-            raise DkrError(f"{self._name(key)}: give a whole number")
+            raise DkrError(f"{self.name(key)}: give a whole number")
         return value
 
     def numbers(self, key: str) -> list[int]:
@@ -180,6 +181,6 @@ class Fields:
         value = self.data.get(key) or {}
         if not isinstance(value, dict) or not all(
                 isinstance(item, str) for item in value.values()):
-            raise DkrError(f"{self._name(key)}: give an object of strings")
+            raise DkrError(f"{self.name(key)}: give an object of strings")
         return dict(value)
     # }

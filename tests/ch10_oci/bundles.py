@@ -14,9 +14,11 @@ import contextlib
 import ctypes
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -137,3 +139,32 @@ def caller(root, data_dir: Path, tmp_path: Path):
             yield runtime
         finally:
             runtime.clean_up()
+
+
+def receive_terminal(path: Path) -> tuple[threading.Thread, list]:
+    """Listen at `path` as conmon does; the master end dkr sends lands in the list."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen(1)
+    received: list = []
+
+    def accept() -> None:
+        with listener, listener.accept()[0] as connection:
+            received.append(socket.recv_fds(connection, 1024, 1))
+
+    thread = threading.Thread(target=accept)
+    thread.start()
+    return thread, received
+
+
+def read_all(fd: int) -> bytes:
+    """Everything a terminal's master end gives until its last user is gone."""
+    data = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # EIO: every process holding the terminal is gone
+            return data
+        if not chunk:
+            return data
+        data += chunk

@@ -6,42 +6,9 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import threading
 from pathlib import Path
 
-
-from bundles import caller, write_bundle  # noqa: F401  (caller: a fixture)
-
-
-
-
-def receive_terminal(path: Path) -> tuple[threading.Thread, list]:
-    """Listen at `path` as conmon does; the master end dkr sends lands in the list."""
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(str(path))
-    listener.listen(1)
-    received: list = []
-
-    def accept() -> None:
-        with listener, listener.accept()[0] as connection:
-            received.append(socket.recv_fds(connection, 1024, 1))
-
-    thread = threading.Thread(target=accept)
-    thread.start()
-    return thread, received
-
-
-def read_all(fd: int) -> bytes:
-    data = b""
-    while True:
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:  # EIO: every process holding the terminal is gone
-            return data
-        if not chunk:
-            return data
-        data += chunk
+from bundles import caller, read_all, receive_terminal, write_bundle  # noqa: F401
 
 
 def test_the_terminal_goes_to_the_console_socket(caller, rootfs, tmp_path):
