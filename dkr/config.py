@@ -109,6 +109,12 @@ class Namespace:
 
     type: str
     path: str | None = None
+    # chapter: 10 {
+    # dkr's own: set as the namespace at `path` is joined, if it is dkr's
+    # (the host's) own namespace, so that nothing the container may change
+    # only in a namespace of its own (a sysctl) is changed there.
+    is_hosts: bool = False
+    # }
 
 
 # chapter: 5 {
@@ -289,4 +295,9 @@ class Spec:
     def new_namespace(self, kind: str) -> bool:
         """Whether the container gets a new namespace of `kind` (not one it joins)."""
         return any(ns.type == kind and not ns.path for ns in self.linux.namespaces)
+
+    def own_namespace(self, kind: str) -> bool:
+        """Whether the container's namespace of `kind` is not the host's: a
+        new one, or one it joined (an engine made it for the container)."""
+        return any(ns.type == kind and not ns.is_hosts for ns in self.linux.namespaces)
     # }

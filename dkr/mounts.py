@@ -297,13 +297,14 @@ NAMESPACED_SYSCTLS = {
 def write_sysctl(spec: Spec, root: str) -> None:
     """Write config.json's `linux.sysctl` into the container's /proc/sys,
     once /proc is mounted and before /proc/sys is made read-only; refuse
-    one that is not of a namespace the container has of its own."""
+    one that is not of a namespace the container has of its own (new, or
+    joined by path and not the host's)."""
     for name, value in spec.linux.sysctl.items():
         if not any(name == prefix or prefix.endswith(".") and name.startswith(prefix)
                    for kind, prefixes in NAMESPACED_SYSCTLS.items()
-                   if spec.new_namespace(kind) for prefix in prefixes):
+                   if spec.own_namespace(kind) for prefix in prefixes):
             raise DkrError(f"config.json: linux.sysctl: {name!r} is not the "
-                           f"container's own (only those of its new IPC, UTS and "
+                           f"container's own (only those of its own IPC, UTS and "
                            f"network namespaces are)")
         relative = name.replace(".", "/")
         if ".." in relative.split("/"):

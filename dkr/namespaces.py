@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os  # chapter: 10
 from dkr.config import Spec
 from dkr.config import Namespace  # chapter: 10
 from dkr.errors import DkrError, shorten  # chapter: 10
@@ -93,12 +94,18 @@ def join_given(spec: Spec) -> None:
     """In the child: join the namespaces the spec names by `path` (all but
     the PID one), each opened before any is joined, since joining a mount
     namespace changes what a path means."""
-    given = [(namespace.type, _open_namespace(namespace.path, namespace.type))
+    given = [(namespace, _open_namespace(namespace.path, namespace.type))
              for namespace in spec.linux.namespaces
              if namespace.path and namespace.type != "pid"]
-    for kind, fd in given:
-        sched.setns(fd, CLONE_FLAGS[kind])
+    for namespace, fd in given:
+        namespace.is_hosts = _same_file(fd, f"/proc/self/ns/{PROC_NAMES[namespace.type]}")
+        sched.setns(fd, CLONE_FLAGS[namespace.type])
         unistd.close(fd)
+
+
+def _same_file(fd: int, path: str) -> bool:
+    ours, theirs = os.fstat(fd), os.stat(path)
+    return (ours.st_dev, ours.st_ino) == (theirs.st_dev, theirs.st_ino)
 
 
 # Each namespace's name under /proc/PID/ns.

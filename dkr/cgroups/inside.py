@@ -29,6 +29,7 @@ def mount_inside(target: str, flags: MountFlags) -> None:
     host = detect()
     if host.version == "v2":
         mount("cgroup2", target, "cgroup2", flags, None)
+        _narrow_to_own(target, _own_cgroups().get(frozenset(), "/"), flags)  # chapter: 10
         return
     mount("tmpfs", target, "tmpfs", flags & ~MS.MS_RDONLY, "mode=755")
     by_point: dict[str, list[str]] = {}
@@ -39,8 +40,38 @@ def mount_inside(target: str, flags: MountFlags) -> None:
         hierarchy = os.path.join(target, name)
         unistd.mkdir(hierarchy)
         mount("cgroup", hierarchy, "cgroup", flags, ",".join(controllers))
+        _narrow_to_own(hierarchy, _own_cgroups().get(frozenset(controllers), "/"),  # chapter: 10
+                       flags)  # chapter: 10
         for controller in controllers:  # co-mounted: "cpu" -> "cpu,cpuacct"
             if controller != name:
                 unistd.symlink(name, os.path.join(target, controller))
     if flags & MS.MS_RDONLY:
         mount(None, target, None, flags | MS.MS_REMOUNT)
+
+
+# chapter: 10 {
+def _own_cgroups() -> dict[frozenset[str], str]:
+    """This process's cgroup in each hierarchy, by the hierarchy's
+    controllers (none for cgroup2), as /proc/self/cgroup lists them."""
+    own = {}
+    with open("/proc/self/cgroup", encoding="utf-8") as file:
+        for line in file:
+            _, controllers, path = line.rstrip("\n").split(":", 2)
+            own[frozenset(filter(None, controllers.split(",")))] = path
+    return own
+
+
+def _narrow_to_own(mounted: str, path: str, flags: MountFlags) -> None:
+    """Show only the process's own cgroup at `mounted`, a whole hierarchy.
+
+    A bundle may give the container no cgroup namespace of its own
+    (Podman's and Docker's on a v1 host do not), and a cgroup file
+    system mounted outside one shows the host's whole tree: every other
+    container's cgroup, and its own limits nowhere at the top. As runc
+    does, the container's own directory is bind-mounted over it. In a
+    cgroup namespace the path is "/", and this does nothing."""
+    if path == "/":
+        return
+    mount(os.path.join(mounted, path.lstrip("/")), mounted, None, MS.MS_BIND)
+    mount(None, mounted, None, flags | MS.MS_BIND | MS.MS_REMOUNT)
+# }

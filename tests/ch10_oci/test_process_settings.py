@@ -4,6 +4,8 @@ namespaces: rlimits, the OOM score, sysctls (its own namespaces' only)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bundles import caller, write_bundle  # noqa: F401  (caller: a fixture)
@@ -88,6 +90,50 @@ def test_a_namespace_given_by_path_is_joined(caller, rootfs, tmp_path):
         assert "marker0" in run_bundle(caller, bundle).split()
 
 
+def test_an_rlimit_that_cannot_be_set_is_one_line(caller, rootfs, tmp_path):
+    """A soft limit above its hard one, here; Podman's 1048576 open files
+    for root containers on a machine without CAP_SYS_RESOURCE, in use."""
+    bundle = write_bundle(tmp_path / "b", rootfs, ["true"], lambda config: config[
+        "process"].update(rlimits=[{"type": "RLIMIT_NOFILE", "soft": 300,
+                                    "hard": 200}]))
+    done = caller("run", "--bundle", str(bundle), "rlimit", check=False)
+    assert done.returncode == 125
+    assert "process.rlimits: RLIMIT_NOFILE 300:200 is above" in done.stderr
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+
+
+def test_a_sysctl_of_a_joined_network_namespace_is_written(caller, rootfs, tmp_path):
+    """Podman names the network namespace netavark made, and a sysctl of it
+    (net.ipv4.ping_group_range): that namespace is the container's own."""
+    name = f"dkr-test-{tmp_path.name[-8:]}"
+    with named_network_namespace(name) as path:
+        def join(config: dict) -> None:
+            for namespace in config["linux"]["namespaces"]:
+                if namespace["type"] == "network":
+                    namespace["path"] = path
+            config["linux"]["sysctl"] = {"net.ipv4.ping_group_range": "0 0"}
+
+        bundle = write_bundle(tmp_path / "b", rootfs,
+                              ["cat", "/proc/sys/net/ipv4/ping_group_range"], join)
+        assert run_bundle(caller, bundle).split() == ["0", "0"]
+
+
+def test_a_sysctl_of_the_hosts_network_namespace_joined_by_path_is_refused(
+        caller, rootfs, tmp_path):
+    before = Path("/proc/sys/net/ipv4/ping_group_range").read_text()
+
+    def join_the_hosts(config: dict) -> None:
+        for namespace in config["linux"]["namespaces"]:
+            if namespace["type"] == "network":
+                namespace["path"] = "/proc/self/ns/net"  # dkr's own
+        config["linux"]["sysctl"] = {"net.ipv4.ping_group_range": "0 0"}
+
+    bundle = write_bundle(tmp_path / "b", rootfs, ["true"], join_the_hosts)
+    done = caller("run", "--bundle", str(bundle), "hostpath", check=False)
+    assert done.returncode == 125 and "is not the container's own" in done.stderr
+    assert Path("/proc/sys/net/ipv4/ping_group_range").read_text() == before
+
+
 def test_a_namespace_path_that_is_not_there_is_one_line(caller, rootfs, tmp_path):
     def join(config: dict) -> None:
         config["linux"]["namespaces"].append({"type": "ipc", "path": "/nonexistent"})
@@ -129,3 +175,29 @@ def test_the_root_propagation_is_set(caller, rootfs, tmp_path):
                           lambda config: config["linux"].update(
                               rootfsPropagation="shared"))
     assert "shared:" in run_bundle(caller, bundle)
+
+
+def test_without_a_cgroup_namespace_the_container_sees_only_its_cgroup(caller, rootfs,
+                                                                      tmp_path):
+    """Podman's and Docker's bundles on a v1 host have no cgroup namespace:
+    /sys/fs/cgroup still shows the container's own cgroup, its limit at the
+    top, and no other container's."""
+    def no_cgroup_namespace(config: dict) -> None:
+        config["linux"]["namespaces"] = [namespace for namespace in
+                                         config["linux"]["namespaces"]
+                                         if namespace["type"] != "cgroup"]
+        config["linux"]["resources"]["memory"] = {"limit": 32 * 1024 * 1024}
+        config["linux"]["cgroupsPath"] = f"/dkr-test-parent/{tmp_path.name[-8:]}"
+
+    script = ("cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null "
+              "|| cat /sys/fs/cgroup/memory.max; ls /sys/fs/cgroup/memory "
+              "/sys/fs/cgroup 2>/dev/null | grep -c dkr-test-parent || true")
+    bundle = write_bundle(tmp_path / "b", rootfs, ["sh", "-c", script],
+                          no_cgroup_namespace)
+    try:
+        assert run_bundle(caller, bundle).split() == [str(32 * 1024 * 1024), "0"]
+    finally:
+        for parent in Path("/sys/fs/cgroup").glob("*/dkr-test-parent"):
+            parent.rmdir()
+        if Path("/sys/fs/cgroup/dkr-test-parent").is_dir():
+            Path("/sys/fs/cgroup/dkr-test-parent").rmdir()
