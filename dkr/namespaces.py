@@ -98,7 +98,8 @@ def join_given(spec: Spec) -> None:
              for namespace in spec.linux.namespaces
              if namespace.path and namespace.type != "pid"]
     for namespace, fd in given:
-        namespace.is_hosts = _same_file(fd, f"/proc/self/ns/{PROC_NAMES[namespace.type]}")
+        own = f"/proc/self/ns/{PROC_NAMES[namespace.type]}"
+        namespace.is_hosts = _same_file(fd, own)
         sched.setns(fd, CLONE_FLAGS[namespace.type])
         unistd.close(fd)
 

@@ -29,9 +29,9 @@ def set_limits(process: Process) -> None:
             call("setrlimit", resource.setrlimit, number, (limit.soft, limit.hard))
         except ValueError:  # Python's word for EPERM here, and for soft > hard
             hard = resource.getrlimit(number)[1]
-            raise DkrError(f"config.json: process.rlimits: {limit.type} {limit.soft}:"
-                           f"{limit.hard} is above dkr's own hard limit {hard} (or soft "
-                           f"above hard), and raising a hard limit needs "
-                           f"CAP_SYS_RESOURCE: give at most {hard}") from None
+            raise DkrError(f"config.json: process.rlimits: {limit.type} "
+                           f"{limit.soft}:{limit.hard} is above dkr's own hard limit "
+                           f"{hard} (or soft above hard), and raising a hard limit "
+                           f"needs CAP_SYS_RESOURCE: give at most {hard}") from None
     if process.oom_score_adj is not None:
         write_file("/proc/self/oom_score_adj", str(process.oom_score_adj))
