@@ -153,6 +153,11 @@ def _linux(linux: Fields) -> Linux:
     return result
 
 
+def resources_from(data: object, where: str) -> Resources:
+    """A `linux.resources` object on its own (`dkr update --resources`)."""
+    return _resources(Fields(data, where))
+
+
 def _resources(resources: Fields) -> Resources:
     _refuse(resources, "linux.resources")
     memory, cpu = resources.object("memory"), resources.object("cpu")

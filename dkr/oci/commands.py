@@ -5,7 +5,8 @@
     dkr start ID          dkr state ID          dkr kill ID [SIGNAL]
     dkr exec [--process F] [--tty] [--detach] [--pid-file F] ID [COMMAND…]
     dkr pause ID          dkr resume ID         dkr delete [--force] ID
-    dkr list [--format json] [-q]
+    dkr list [--format json] [-q]             dkr ps [--format json] [ID]
+    dkr update [--resources F|-] [--memory N …] ID
     dkr spec [--bundle DIR]                     dkr features
 
 `run --bundle DIR ID` is create and start in one; the run parser is
@@ -76,6 +77,23 @@ def add_commands(commands: argparse._SubParsersAction) -> Parsers:
             "cgroup v1, cgroup.freeze on v2) until `dkr resume ID`.")
     command("resume", resume_command, "thaw a paused container",
             "Thaw the processes of the paused container ID.")
+    from dkr.oci.update import add_update_options, ps_command, update_command
+
+    add_update_options(command(
+        "update", update_command, "change a running container's limits",
+        "Write new limits to the container's cgroup: linux.resources from "
+        "--resources FILE (- for standard input), or one limit per flag."))
+    ps = command("ps", ps_command, "list a container's processes, or the containers",
+                 "With ID (runc's ps, which docker top calls): the processes of the "
+                 "container's cgroup, as ps(1) shows them, or their host pids as a "
+                 "JSON array with --format json. Without ID (Docker's ps): the "
+                 "containers, as dkr list.", takes_id=False)
+    ps.add_argument("id", metavar="ID", nargs="?", help="the container's id")
+    ps.add_argument("ps_options", nargs=argparse.REMAINDER, metavar="PS_OPTIONS",
+                    help="options for ps(1) (default -ef)")
+    ps.add_argument("-f", "--format", choices=("table", "json"), default="table")
+    ps.add_argument("-q", "--quiet", action="store_true",
+                    help="without ID: print only the ids")
     listing = command("list", list_command, "list the created containers",
                       "List the containers created under the state root.",
                       takes_id=False)
