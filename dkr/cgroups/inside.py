@@ -29,10 +29,11 @@ def mount_inside(target: str, flags: MountFlags) -> None:
     host = detect()
     if host.version == "v2":
         mount("cgroup2", target, "cgroup2", flags, None)
-        _narrow_to_own(target, frozenset(), flags)  # chapter: 10
+        _narrow_to_own(target, _own_cgroups(), frozenset(), flags)  # chapter: 10
         return
     mount("tmpfs", target, "tmpfs", flags & ~MS.MS_RDONLY, "mode=755")
     by_point: dict[str, list[str]] = {}
+    own = _own_cgroups()  # chapter: 10
     for controller, point in CgroupV1(host.hierarchies, "/").hierarchies.items():
         by_point.setdefault(point, []).append(controller)
     for point, controllers in by_point.items():
@@ -40,7 +41,7 @@ def mount_inside(target: str, flags: MountFlags) -> None:
         hierarchy = os.path.join(target, name)
         unistd.mkdir(hierarchy)
         mount("cgroup", hierarchy, "cgroup", flags, ",".join(controllers))
-        _narrow_to_own(hierarchy, frozenset(controllers), flags)  # chapter: 10
+        _narrow_to_own(hierarchy, own, frozenset(controllers), flags)  # chapter: 10
         for controller in controllers:  # co-mounted: "cpu" -> "cpu,cpuacct"
             if controller != name:
                 unistd.symlink(name, os.path.join(target, controller))
@@ -60,10 +61,10 @@ def _own_cgroups() -> dict[frozenset[str], str]:
     return own
 
 
-def _narrow_to_own(mounted: str, controllers: frozenset[str],
-                   flags: MountFlags) -> None:
-    """Show only the process's own cgroup at `mounted`, the whole hierarchy
-    of `controllers`.
+def _narrow_to_own(mounted: str, own: dict[frozenset[str], str],
+                   controllers: frozenset[str], flags: MountFlags) -> None:
+    """Show only the process's own cgroup (in `own`, as `_own_cgroups`
+    reads it) at `mounted`, the whole hierarchy of `controllers`.
 
     A bundle may give the container no cgroup namespace of its own
     (Podman's and Docker's on a v1 host do not), and a cgroup file
@@ -71,7 +72,7 @@ def _narrow_to_own(mounted: str, controllers: frozenset[str],
     container's cgroup, and its own limits nowhere at the top. As runc
     does, the container's own directory is bind-mounted over it. In a
     cgroup namespace the path is "/", and this does nothing."""
-    path = _own_cgroups().get(controllers, "/")
+    path = own.get(controllers, "/")
     if path == "/":
         return
     mount(os.path.join(mounted, path.lstrip("/")), mounted, None, MS.MS_BIND)

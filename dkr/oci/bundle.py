@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 from dkr import defaults
 from dkr.config import (CPU, Capabilities, Device, DeviceRule, Hook, Hooks, Linux,
@@ -34,18 +35,27 @@ RLIMIT_PREFIX = "RLIMIT_"
 
 def load(bundle: str) -> Spec:
     """The container configuration in `bundle`/config.json."""
-    path = os.path.join(bundle, "config.json")
+    data = read_json(os.path.join(bundle, "config.json"),
+                     missing=f"no config.json in the bundle {shorten(bundle)}: "
+                             f"give --bundle the bundle's directory")
+    return spec_from_config(data, os.path.abspath(bundle))
+
+
+def read_json(path: str, missing: str | None = None) -> object:
+    """The JSON in the file at `path` ("-": standard input); one line if it
+    cannot be read, `missing` if it is not there."""
     try:
+        if path == "-":
+            return json.load(sys.stdin)
         with open(path, encoding="utf-8") as file:
-            data = json.load(file)
-    except FileNotFoundError:
-        raise DkrError(f"no config.json in the bundle {shorten(bundle)}: "
-                       f"give --bundle the bundle's directory") from None
+            return json.load(file)
+    except FileNotFoundError as error:
+        raise DkrError(missing or f"cannot read {shorten(path)}: "
+                                  f"{error.strerror}") from None
     except OSError as error:
         raise DkrError(f"cannot read {shorten(path)}: {error.strerror}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise DkrError(f"{shorten(path)} is not JSON: {error}") from None
-    return spec_from_config(data, os.path.abspath(bundle))
 
 
 def spec_from_config(data: object, bundle: str) -> Spec:
@@ -71,14 +81,7 @@ def spec_from_config(data: object, bundle: str) -> Spec:
 def load_process(path: str) -> Process:
     """The process in the JSON file at `path` (`dkr exec --process`): the
     `process` object of config.json, on its own."""
-    try:
-        with open(path, encoding="utf-8") as file:
-            data = json.load(file)
-    except OSError as error:
-        raise DkrError(f"cannot read {shorten(path)}: {error.strerror}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise DkrError(f"{shorten(path)} is not JSON: {error}") from None
-    return _process(Fields(data, os.path.basename(path)))
+    return _process(Fields(read_json(path), os.path.basename(path)))
 
 
 def _process(process: Fields) -> Process:

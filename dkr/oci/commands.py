@@ -124,12 +124,23 @@ def add_create_options(parser: argparse.ArgumentParser) -> None:
     option("--console-socket", metavar="SOCKET",
            help="with process.terminal: a unix socket to send the terminal's "
                 "master end to (SCM_RIGHTS)")
-    option("--preserve-fds", type=int, default=0, metavar="N",
-           help="pass the descriptors 3 to 3+N-1 on to the container")
+    add_preserve_fds(parser, "the container")
     option("--no-pivot", action="store_true",
            help="accepted, as runc's; dkr always uses pivot_root")
     option("--no-new-keyring", action="store_true",
            help="accepted, as runc's; dkr makes no session keyring")
+
+
+def add_preserve_fds(parser: argparse.ArgumentParser, whom: str) -> None:
+    """--preserve-fds N, for create, `run --bundle` and exec."""
+    parser.add_argument("--preserve-fds", type=_count, default=0, metavar="N",
+                        help=f"pass the descriptors 3 to 3+N-1 on to {whom}")
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"give a number, 0 or more, not {text!r}")
+    return int(text)
 
 
 def need_root(verb: str) -> None:
@@ -152,8 +163,6 @@ def create_container(args: argparse.Namespace, container_id: str) -> int:
     from dkr.oci import bundle, console, record
 
     record.check_id(container_id)
-    if args.preserve_fds < 0:
-        raise DkrError("--preserve-fds: give 0 or more")
     spec = bundle.load(args.bundle or ".")
     spec.process.preserve_fds = args.preserve_fds
     if spec.process.terminal and not args.console_socket:

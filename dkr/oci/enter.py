@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 
 def add_exec_options(parser: argparse.ArgumentParser) -> None:
+    from dkr.oci.commands import add_preserve_fds
+
     option = parser.add_argument
     option("command", nargs=argparse.REMAINDER, metavar="COMMAND",
            help="what to run (without --process): the command and its arguments")
@@ -48,8 +50,7 @@ def add_exec_options(parser: argparse.ArgumentParser) -> None:
            help="one more capability, such as CAP_NET_ADMIN (repeatable)")
     option("--no-new-privs", action="store_true",
            help="set no_new_privs: no exec can gain privileges")
-    option("--preserve-fds", type=int, default=0, metavar="N",
-           help="pass the descriptors 3 to 3+N-1 on to the process")
+    add_preserve_fds(parser, "the process")
 
 
 def exec_command(args: argparse.Namespace) -> int:
@@ -84,8 +85,6 @@ def _check_options(args: argparse.Namespace) -> None:
     if not args.process and not args.command:
         raise DkrError("dkr exec: give the command to run after the id "
                        "(or --process FILE)")
-    if args.preserve_fds < 0:
-        raise DkrError("--preserve-fds: give 0 or more")
 
 
 def _container_spec(container_id: str) -> tuple[Spec, int, str]:
@@ -106,6 +105,7 @@ def _process_of(args: argparse.Namespace, container: Process) -> Process:
         from dkr.oci.bundle import load_process
 
         process = load_process(args.process)
+        process.terminal = process.terminal or args.tty
     else:
         process = container
         process.args = args.command
@@ -121,8 +121,6 @@ def _process_of(args: argparse.Namespace, container: Process) -> Process:
     if args.no_new_privs:
         process.no_new_privileges = True
     process.preserve_fds = args.preserve_fds
-    if args.tty and not process.terminal:
-        process.terminal = True
     if process.terminal and args.detach and not args.console_socket:
         raise DkrError("dkr exec --detach with a terminal: give --console-socket, "
                        "where dkr sends it")

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from dkr.errors import DkrError
 
@@ -43,11 +42,13 @@ def add_update_options(parser: argparse.ArgumentParser) -> None:
 def update_command(args: argparse.Namespace) -> int:
     from dkr.cgroups import convert, open_cgroup
     from dkr.oci import record
-    from dkr.oci.bundle import resources_from
+    from dkr.oci.bundle import read_json, resources_from
     from dkr.oci.commands import need_root
 
     need_root("update")
-    data = _read_resources(args.resources) if args.resources else {}
+    data = read_json(args.resources) if args.resources else {}
+    if not isinstance(data, dict):
+        raise DkrError("--resources: give a JSON object: linux.resources")
     for _, section, name in FLAGS:
         value = getattr(args, f"{section}_{name}")
         if value is not None:
@@ -64,18 +65,6 @@ def update_command(args: argparse.Namespace) -> int:
             raise DkrError(f"cannot update container {args.id}: it is stopped")
         open_cgroup(container.cgroup).apply(resources)
     return 0
-
-
-def _read_resources(path: str) -> dict:
-    try:
-        if path == "-":
-            return json.load(sys.stdin)
-        with open(path, encoding="utf-8") as file:
-            return json.load(file)
-    except OSError as error:
-        raise DkrError(f"cannot read {path}: {error.strerror}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise DkrError(f"--resources: not JSON: {error}") from None
 
 
 def ps_command(args: argparse.Namespace) -> int:
@@ -108,9 +97,9 @@ def _ps_table(pids: list[int], options: list[str]) -> int:
     if done.returncode != 0:
         raise DkrError(f"ps {' '.join(options)}: {done.stderr.strip()}")
     header, *lines = done.stdout.splitlines()
-    column = header.split().index("PID") if "PID" in header.split() else None
-    if column is None:
+    if "PID" not in header.split():
         raise DkrError("ps's output has no PID column: give options that show it")
+    column = header.split().index("PID")
     print(header)
     wanted = {str(pid) for pid in pids}
     for line in lines:
