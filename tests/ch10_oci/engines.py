@@ -5,16 +5,21 @@ the host beyond dkr, so that a test can put it back.
 An engine keeps things of its own on the host that no dkr test made
 before: Podman's netavark adds iptables chains and a bridge, mounts
 /run/netns, turns on IP forwarding and keeps its state in /run/containers;
-conmon's cgroup stays in Podman's parent cgroup. `EngineLeftovers` notes
-what is there before, and removes what is new after.
+conmon's cgroup stays in Podman's parent cgroup. Docker makes docker0,
+its iptables tables, /run/docker, containerd's shim sockets in
+/run/containerd and its key in /etc/docker. `EngineLeftovers` notes what
+is there before, and removes what is new after.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import pty
+import select
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 from conftest import IP_FORWARD, cgroup_mount_points, mount_points, nft_tables
@@ -26,14 +31,14 @@ LIMIT = 1024
 class EngineLeftovers:
     """What an engine made on the host, taken back when the block ends."""
 
-    def __init__(self, directories: list[str], cgroup_parents: list[str],
+    def __init__(self, paths: list[str], cgroup_parents: list[str],
                  mounts: list[str]) -> None:
-        self.directories = [Path(path) for path in directories]
+        self.paths = [Path(path) for path in paths]  # directories or files
         self.cgroup_parents = cgroup_parents
         self.mounts = mounts
 
     def __enter__(self) -> EngineLeftovers:
-        self.had = {path for path in self.directories if path.exists()}
+        self.had = {path for path in self.paths if path.exists()}
         self.mounted = mount_points()
         self.tables = nft_tables()
         self.links = set(os.listdir("/sys/class/net"))
@@ -49,9 +54,12 @@ class EngineLeftovers:
         for mount in self.mounts:
             if mount in mount_points() and mount not in self.mounted:
                 subprocess.run(["umount", "-l", mount], check=True)
-        for path in self.directories:
+        for path in self.paths:
             if path not in self.had:
-                shutil.rmtree(path, ignore_errors=True)
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
         for table in nft_tables() - self.tables:  # "table ip nat"
             subprocess.run(["nft", "delete", *table.split()], check=False)
         for link in set(os.listdir("/sys/class/net")) - self.links:
@@ -70,3 +78,50 @@ def ulimit_options() -> list[str]:
     CAP_SYS_RESOURCE (runc and crun refuse it there as dkr does), and
     conmon, which runs `create`, may have lower limits than Podman."""
     return ["--ulimit", f"nofile={LIMIT}:{LIMIT}", "--ulimit", f"nproc={LIMIT}:{LIMIT}"]
+
+
+def run_in_a_terminal(command: list[str], env: dict[str, str] | None = None,
+                      timeout: float = 30) -> tuple[int, str]:
+    """Run an engine's `run -it` on a terminal of its own, as a person would:
+    its exit status and what the terminal showed."""
+    leader, follower = pty.openpty()
+    try:
+        process = subprocess.Popen(command, stdin=follower, stdout=follower,
+                                   stderr=follower, env=env)
+        os.close(follower)
+        output = b""
+        while select.select([leader], [], [], timeout)[0]:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # EIO: the engine has gone
+                break
+            if not chunk:
+                break
+            output += chunk
+        return process.wait(timeout=timeout), output.decode(errors="replace")
+    finally:
+        os.close(leader)
+
+
+def wait_for_processes_of(directory: Path, timeout: float = 20) -> None:
+    """Wait until no process names `directory` on its command line: an
+    engine's helpers outlive its commands. Podman's conmon, and the `podman
+    container cleanup` it starts once a container has ended, would make
+    netavark's state and conmon's cgroup again after the test had removed
+    them; Docker's containerd and its shims end a moment after dockerd."""
+    deadline = time.monotonic() + timeout
+    while any(str(directory) in command for command in command_lines()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the engine's processes for {directory} did not end")
+        time.sleep(0.05)
+
+
+def command_lines() -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                found.append((entry / "cmdline").read_bytes().decode(errors="replace"))
+            except OSError:
+                continue
+    return found

@@ -12,20 +12,17 @@ state is under dkr's default root.
 
 from __future__ import annotations
 
-import os
-import pty
-import select
 import shutil
 import subprocess
 import tarfile
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
 from conftest import TREE
-from engines import EngineLeftovers, ulimit_options
+from engines import (EngineLeftovers, run_in_a_terminal, ulimit_options,
+                     wait_for_processes_of)
 
 IMAGE = "localhost/dkr-rootfs:test"
 # Where dkr keeps its containers' state when not given --root (Podman never gives it).
@@ -65,7 +62,7 @@ def podman(root, rootfs, tmp_path):
     if not shutil.which("podman"):
         pytest.fail("podman is not installed (Debian: apt install podman)")
     leftovers = EngineLeftovers(
-        directories=["/run/containers", "/var/lib/containers", "/run/netns",
+        paths=["/run/containers", "/var/lib/containers", "/run/netns",
                      "/etc/containers/networks"],
         cgroup_parents=["/libpod_parent"], mounts=["/run/netns"])
     # Podman refuses a run root of more than 50 characters: tmp_path is longer.
@@ -85,29 +82,6 @@ def podman(root, rootfs, tmp_path):
             shutil.rmtree(directory, ignore_errors=True)
 
 
-def wait_for_processes_of(directory: Path, timeout: float = 20) -> None:
-    """Wait until no process names `directory` on its command line: conmon,
-    and the `podman container cleanup` it starts once a container has
-    ended, which would make netavark's state and conmon's cgroup again
-    after the test had removed them."""
-    deadline = time.monotonic() + timeout
-    while any(str(directory) in command for command in command_lines()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"Podman's processes for {directory} did not end")
-        time.sleep(0.05)
-
-
-def command_lines() -> list[str]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                found.append((entry / "cmdline").read_bytes().decode(errors="replace"))
-            except OSError:
-                continue
-    return found
-
-
 def test_podman_runs_a_command_and_returns_its_status(podman):
     done = podman.run("--rm", "--network", "none", IMAGE, "sh", "-c",
                       "echo hello; hostname; exit 3", check=False)
@@ -117,26 +91,10 @@ def test_podman_runs_a_command_and_returns_its_status(podman):
 
 
 def test_podman_run_it_gives_a_terminal(podman):
-    leader, follower = pty.openpty()
-    try:
-        process = subprocess.Popen(
-            [*podman.prefix, "run", *ulimit_options(), "--rm", "-it", "--network",
-             "none", IMAGE, "sh", "-c", "tty; [ -t 0 ] && echo in-a-tty; exit 4"],
-            stdin=follower, stdout=follower, stderr=follower)
-        os.close(follower)
-        output = b""
-        while select.select([leader], [], [], 30)[0]:
-            try:
-                chunk = os.read(leader, 4096)
-            except OSError:  # EIO: podman has gone
-                break
-            if not chunk:
-                break
-            output += chunk
-        assert process.wait(timeout=30) == 4
-    finally:
-        os.close(leader)
-    text = output.decode(errors="replace")
+    status, text = run_in_a_terminal(
+        [*podman.prefix, "run", *ulimit_options(), "--rm", "-it", "--network", "none",
+         IMAGE, "sh", "-c", "tty; [ -t 0 ] && echo in-a-tty; exit 4"])
+    assert status == 4
     assert "/dev/pts/0" in text and "in-a-tty" in text, text
 
 
