@@ -54,8 +54,14 @@ def build_parser(verb: str | None = None) -> tuple[Parser, dict[str, Parser]]:
                         help="show dkr's version and the runtime spec's, and exit")
     add_runtime_flags(parser)
     # }
-    commands = parser.add_subparsers(dest="verb", metavar="COMMAND",
-                                     parser_class=Parser)
+    # chapter: 1-9 {
+    # commands = parser.add_subparsers(dest="verb", metavar="COMMAND",
+    #                                  parser_class=Parser)
+    # }
+    # chapter: 10 {
+    commands = parser.add_subparsers(dest="verb", metavar="COMMAND", parser_class=Parser,
+                                     action=OnlyTheVerb, verb=verb)
+    # }
     commands.required = True
     run = commands.add_parser(
         "run", help="run a command in a new container",
@@ -98,6 +104,39 @@ class PrintVersion(argparse.Action):
     def __call__(self, parser, namespace, values, option_string=None) -> NoReturn:
         print(f"dkr version {__version__}\nspec: {OCI_VERSION}")
         raise SystemExit(0)
+
+
+class OnlyTheVerb(argparse._SubParsersAction):
+    """The commands, of which only the one about to run gets a parser.
+
+    An engine calls `dkr start`, `state` and `delete` many times a second,
+    and each would otherwise build twenty parsers (and look up a translation
+    of all their help) to use one. Given the verb, every other command is
+    still a choice, with a stand-in that drops what is added to it; `dkr
+    --help`, with no verb, builds them all."""
+
+    def __init__(self, *args, verb: str | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.verb = verb
+
+    def add_parser(self, name: str, **kwargs):
+        if self.verb in (None, name):
+            return super().add_parser(name, **kwargs)
+        self._name_parser_map[name] = UNBUILT  # the choices argparse checks
+        return UNBUILT
+
+
+class Unbuilt:
+    """The parser of a command that is not about to run."""
+
+    def add_argument(self, *args, **kwargs) -> None:
+        pass
+
+    def set_defaults(self, **kwargs) -> None:
+        pass
+
+
+UNBUILT = Unbuilt()
 
 
 def add_runtime_flags(parser: argparse.ArgumentParser) -> None:

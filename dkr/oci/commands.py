@@ -231,13 +231,17 @@ def start_command(args: argparse.Namespace) -> int:
 
 def start_container(container_id: str) -> None:
     """Let the created container go, then run the poststart hooks."""
-    from dkr.oci import hooks, lifecycle, record
+    from dkr.oci import lifecycle, record
 
     with record.opened(container_id) as (directory, container):
         status = container.status(directory)
         if status != "created":
             raise DkrError(f"cannot start container {container_id}: it is {status}")
         lifecycle.start(directory, container.pid)
+        if not container.poststart:  # most containers: no hooks module to load
+            return
+        from dkr.oci import hooks
+
         try:
             hooks.run(record.hooks_of(container.poststart),
                       json.dumps(container.oci_state(directory)), "poststart")
@@ -320,7 +324,7 @@ def delete_command(args: argparse.Namespace) -> int:
     need_root("delete")
     from dkr import state
     from dkr.errors import describe, warn
-    from dkr.oci import hooks, record
+    from dkr.oci import record
 
     directory = record.directory_of(args.id)
     if not directory.is_dir():
@@ -338,12 +342,15 @@ def delete_command(args: argparse.Namespace) -> int:
 
                 open_cgroup(container.cgroup).freeze(False)
             _wait_gone(container.pid)
-        stopped = {**container.oci_state(directory), "status": "stopped"}
-        try:
-            hooks.run(record.hooks_of(container.poststop), json.dumps(stopped),
-                      "poststop")
-        except DkrError as error:  # the spec: a failed poststop is only a warning
-            warn(describe(error))
+        if container.poststop:
+            from dkr.oci import hooks
+
+            stopped = {**container.oci_state(directory), "status": "stopped"}
+            try:
+                hooks.run(record.hooks_of(container.poststop), json.dumps(stopped),
+                          "poststop")
+            except DkrError as error:  # the spec: a failed poststop is only a warning
+                warn(describe(error))
         state.take_back(directory)
     return 0
 

@@ -21,12 +21,14 @@ import json
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from dkr import OCI_VERSION, owners, state
-from dkr.config import Hook
 from dkr.errors import DkrError, shorten
 from dkr.oci import lifecycle
+
+if TYPE_CHECKING:  # the record holds hooks as JSON: start and delete need no config
+    from dkr.config import Hook
 
 STATE_FILE = "state.json"
 # runc's rule for ids: they name directories and cgroups.
@@ -128,4 +130,6 @@ def hooks_json(hooks: list[Hook]) -> list[dict]:
 
 
 def hooks_of(data: list[dict]) -> list[Hook]:
+    from dkr.config import Hook
+
     return [Hook(**item) for item in data]
