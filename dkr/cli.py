@@ -59,8 +59,8 @@ def build_parser(verb: str | None = None) -> tuple[Parser, dict[str, Parser]]:
     #                                  parser_class=Parser)
     # }
     # chapter: 10 {
-    commands = parser.add_subparsers(dest="verb", metavar="COMMAND", parser_class=Parser,
-                                     action=OnlyTheVerb, verb=verb)
+    commands = parser.add_subparsers(dest="verb", metavar="COMMAND",
+                                     parser_class=Parser, action=OnlyTheVerb, verb=verb)
     # }
     commands.required = True
     run = commands.add_parser(
