@@ -204,8 +204,9 @@ class CloseRangeFlags(enum.IntFlag):
 
 def close_on_exec_from(first: int) -> None:
     """Mark every fd from `first` up close-on-exec: close_range(2) with
-    CLOSE_RANGE_CLOEXEC, else (an older kernel) fcntl on each fd that
-    /proc/self/fd lists. Marked rather than closed, so that the fds the
+    CLOSE_RANGE_CLOEXEC, else fcntl on each fd that /proc/self/fd lists:
+    on an older kernel, or under a seccomp filter older than close_range
+    that refuses it (EPERM). Marked rather than closed, so that the fds the
     caller still needs until exec stay open until then."""
     try:
         flags = CloseRangeFlags.CLOSE_RANGE_CLOEXEC
@@ -214,7 +215,7 @@ def close_on_exec_from(first: int) -> None:
             number, first, ctypes.c_uint(0xFFFFFFFF), int(flags))),
              first, flags)
     except OSError as error:
-        if error.errno not in (errno.ENOSYS, errno.EINVAL):
+        if error.errno not in (errno.ENOSYS, errno.EINVAL, errno.EPERM):
             raise
         for fd in sorted(int(name) for name in os.listdir("/proc/self/fd")):
             if fd >= first:

@@ -27,9 +27,23 @@ from dkr.seccomp.load import Fields, from_json
 
 NAMESPACE_TYPES = ("pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time")
 # Fields of the spec that dkr does not carry out: refused when they ask for something.
-UNSUPPORTED = {"linux": ("intelRdt", "personality", "timeOffsets", "memoryPolicy"),
+# Fields dkr cannot carry out, refused rather than ignored: a container
+# must not run less confined than its config says (an AppArmor profile or
+# SELinux label left unapplied), nor differently.
+UNSUPPORTED = {"linux": ("intelRdt", "personality", "timeOffsets", "memoryPolicy",
+                         "mountLabel"),
                "linux.resources": ("hugepageLimits", "rdma", "network"),
-               "process": ("ioPriority", "scheduler", "execCPUAffinity")}
+               "linux.resources.memory": ("swappiness", "disableOOMKiller", "kernel",
+                                          "kernelTCP"),
+               "linux.resources.cpu": ("realtimeRuntime", "realtimePeriod", "burst",
+                                       "idle"),
+               "linux.resources.blockIO": ("weight", "leafWeight", "weightDevice",
+                                           "throttleReadBpsDevice",
+                                           "throttleWriteBpsDevice",
+                                           "throttleReadIOPSDevice",
+                                           "throttleWriteIOPSDevice"),
+               "process": ("ioPriority", "scheduler", "execCPUAffinity",
+                           "apparmorProfile", "selinuxLabel")}
 RLIMIT_PREFIX = "RLIMIT_"
 
 
@@ -139,6 +153,11 @@ def _linux(linux: Fields) -> Linux:
             raise DkrError(f"{entry.where}: dkr does not yet run containers in a "
                            f"{kind} namespace")
         namespaces.append(Namespace(kind, entry.text("path") or None))
+    if not any(namespace.type == "mount" for namespace in namespaces):
+        # Without one, the root file system's set-up (its mounts, pivot_root)
+        # would happen in dkr's own mount namespace: the host's.
+        raise DkrError("config.json: linux.namespaces: give a mount namespace; dkr "
+                       "sets the root file system up in one")
     if linux.objects("uidMappings") or linux.objects("gidMappings"):
         raise DkrError("config.json: linux.uidMappings: dkr does not yet run "
                        "containers in a user namespace")
@@ -164,6 +183,9 @@ def resources_from(data: object, where: str) -> Resources:
 def _resources(resources: Fields) -> Resources:
     _refuse(resources, "linux.resources")
     memory, cpu = resources.object("memory"), resources.object("cpu")
+    for name, part in (("memory", memory), ("cpu", cpu),
+                       ("blockIO", resources.object("blockIO"))):
+        _refuse(part, f"linux.resources.{name}")
     rules = [DeviceRule(allow=rule.boolean("allow"), type=rule.text("type") or "a",
                         major=_any(rule.integer("major")),
                         minor=_any(rule.integer("minor")),
@@ -220,6 +242,7 @@ def _hooks(hooks: Fields) -> Hooks:
 def _refuse(fields: Fields, where: str) -> None:
     """Refuse the fields of `where` that dkr does not carry out, when set."""
     for key in UNSUPPORTED.get(where, ()):
-        if fields.data.get(key):
+        value = fields.data.get(key)
+        if value and value != -1:  # engines send 0, false or -1 for "not set"
             raise DkrError(f"config.json: {where}.{key}: dkr does not support "
                            f"it: leave it out")

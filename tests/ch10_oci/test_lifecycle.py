@@ -148,8 +148,21 @@ def test_each_command_waits_for_the_container_lock(caller, rootfs, tmp_path):
     assert caller.wait(pid) == 0
 
 
-def test_the_container_gets_exactly_the_preserved_fds(caller, rootfs, tmp_path):
-    bundle = write_bundle(tmp_path / "b", rootfs, ["sh", "-c", "ls /proc/self/fd"])
+# A seccomp profile older than close_range(2), which refuses it with EPERM
+# (runtime-tools' default one does): dkr marks its fds another way.
+NO_CLOSE_RANGE = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+    {"names": ["close_range"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}
+
+
+@pytest.mark.parametrize("seccomp", [None, NO_CLOSE_RANGE],
+                         ids=["template", "close-range-refused"])
+def test_the_container_gets_exactly_the_preserved_fds(caller, rootfs, tmp_path, seccomp):
+    def with_filter(config: dict) -> None:
+        if seccomp:
+            config["linux"]["seccomp"] = seccomp
+
+    bundle = write_bundle(tmp_path / "b", rootfs, ["sh", "-c", "ls /proc/self/fd"],
+                          with_filter)
     keep_read, keep_write = os.pipe()
     leak_read, leak_write = os.pipe()
     # fds 3 and 4 in dkr: one it is told to pass on, one it must not.
