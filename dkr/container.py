@@ -289,11 +289,13 @@ def _drop_privileges(spec: Spec) -> None:
     """The last steps before exec: from root with every capability to the
     spec's user with the spec's capabilities, in the one order that works.
 
-    The bounding set shrinks first, while the process still holds
+    The bounding set shrinks while the process still holds
     CAP_SETPCAP; the sets are set after the switch of user, which would
     clear them.
     """
     process = spec.process
+    # First, while every call is allowed: a bundle's seccomp filter may refuse getcwd.
+    _check_working_directory(process.cwd)
     capabilities.drop_bounding(process.capabilities)
     if not process.no_new_privileges:  # chapter: 7
         seccomp.install(spec)  # chapter: 7
@@ -302,7 +304,6 @@ def _drop_privileges(spec: Spec) -> None:
     if process.no_new_privileges:
         prctl.set_no_new_privs()
         seccomp.install(spec)  # chapter: 7
-    _check_working_directory(process.cwd)
 
 
 def _check_working_directory(cwd: str) -> None:

@@ -201,3 +201,16 @@ def test_without_a_cgroup_namespace_the_container_sees_only_its_cgroup(caller, r
             parent.rmdir()
         if Path("/sys/fs/cgroup/dkr-test-parent").is_dir():
             Path("/sys/fs/cgroup/dkr-test-parent").rmdir()
+
+
+def test_a_filter_that_refuses_getcwd_still_lets_the_command_start(caller, rootfs,
+                                                                    tmp_path):
+    """dkr checks the working directory (CVE-2024-21626) with getcwd before
+    the bundle's filter is installed, which may refuse it (runtime-tools'
+    seccomp test does); the command itself then lives with the refusal."""
+    no_getcwd = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["getcwd"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}
+    bundle = write_bundle(tmp_path / "b", rootfs, ["sh", "-c", "echo started; pwd -P"],
+                          lambda config: config["linux"].update(seccomp=no_getcwd))
+    done = caller("run", "--bundle", str(bundle), "settings", check=False)
+    assert done.stdout.splitlines()[:1] == ["started"], done.stderr
