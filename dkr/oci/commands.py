@@ -242,12 +242,9 @@ def start_container(container_id: str) -> None:
             return
         from dkr.oci import hooks
 
-        try:
-            hooks.run(record.hooks_of(container.poststart),
-                      json.dumps(container.oci_state(directory)), "poststart")
-        except DkrError:
-            _kill(container.pid, signal.SIGKILL)  # as the spec says
-            raise
+        state = json.dumps(container.oci_state(directory))
+        hooks.run(record.hooks_of(container.poststart), state, "poststart",
+                  warn_only=True)
 
 
 def state_command(args: argparse.Namespace) -> int:
@@ -323,7 +320,6 @@ def _kill(pid: int, sig: signal.Signals) -> None:
 def delete_command(args: argparse.Namespace) -> int:
     need_root("delete")
     from dkr import state
-    from dkr.errors import describe, warn
     from dkr.oci import record
 
     directory = record.directory_of(args.id)
@@ -346,11 +342,8 @@ def delete_command(args: argparse.Namespace) -> int:
             from dkr.oci import hooks
 
             stopped = {**container.oci_state(directory), "status": "stopped"}
-            try:
-                hooks.run(record.hooks_of(container.poststop), json.dumps(stopped),
-                          "poststop")
-            except DkrError as error:  # the spec: a failed poststop is only a warning
-                warn(describe(error))
+            hooks.run(record.hooks_of(container.poststop), json.dumps(stopped),
+                      "poststop", warn_only=True)
         state.take_back(directory)
     return 0
 

@@ -29,7 +29,7 @@ import sys
 from dkr import OCI_VERSION
 from dkr.channel import Channel
 from dkr.config import Hook, Spec
-from dkr.errors import EXIT_DKR_FAILED, DkrError, describe, shorten
+from dkr.errors import EXIT_DKR_FAILED, DkrError, describe, shorten, warn
 
 # How long a hook without a timeout may take: a hook that hangs should not
 # hang its engine for ever.
@@ -50,31 +50,40 @@ def prepare(spec: Spec) -> None:
         __import__("subprocess")  # kept in sys.modules for the child
 
 
-def run(hooks: list[Hook], state: str, point: str) -> None:
+def run(hooks: list[Hook], state: str, point: str, warn_only: bool = False) -> None:
     """Run each hook in turn with `state` on its standard input; DkrError
-    naming the hook if one fails or times out."""
-    if not hooks:
-        return
+    naming the hook if one fails or times out. With `warn_only` (poststart,
+    poststop: the spec's "log a warning, but the remaining hooks and
+    lifecycle continue"), a failure is a warning and the next hook runs."""
+    for hook in hooks:
+        try:
+            _run_one(hook, state, point)
+        except DkrError as error:
+            if not warn_only:
+                raise
+            warn(str(error))
+
+
+def _run_one(hook: Hook, state: str, point: str) -> None:
     import subprocess
 
-    for hook in hooks:
-        shown = f"{point} hook {shorten(hook.path)}"
-        try:
-            done = subprocess.run(
-                hook.args or [hook.path], executable=hook.path, input=state.encode(),
-                env=dict(item.partition("=")[::2] for item in hook.env),
-                stdout=sys.stderr.fileno() if sys.stderr else None,
-                stderr=subprocess.PIPE, timeout=hook.timeout or DEFAULT_TIMEOUT,
-                close_fds=True)
-        except subprocess.TimeoutExpired:
-            raise DkrError(f"{shown} did not finish within "
-                           f"{hook.timeout or DEFAULT_TIMEOUT:g} s") from None
-        except OSError as error:
-            raise DkrError(f"{shown}: {describe(error)}") from None
-        if done.returncode != 0:
-            said = done.stderr.decode(errors="replace").strip().splitlines()
-            why = f": {shorten(said[-1])}" if said else ""
-            raise DkrError(f"{shown} failed with status {done.returncode}{why}")
+    shown = f"{point} hook {shorten(hook.path)}"
+    try:
+        done = subprocess.run(
+            hook.args or [hook.path], executable=hook.path, input=state.encode(),
+            env=dict(item.partition("=")[::2] for item in hook.env),
+            stdout=sys.stderr.fileno() if sys.stderr else None,
+            stderr=subprocess.PIPE, timeout=hook.timeout or DEFAULT_TIMEOUT,
+            close_fds=True)
+    except subprocess.TimeoutExpired:
+        raise DkrError(f"{shown} did not finish within "
+                       f"{hook.timeout or DEFAULT_TIMEOUT:g} s") from None
+    except OSError as error:
+        raise DkrError(f"{shown}: {describe(error)}") from None
+    if done.returncode != 0:
+        said = done.stderr.decode(errors="replace").strip().splitlines()
+        why = f": {shorten(said[-1])}" if said else ""
+        raise DkrError(f"{shown} failed with status {done.returncode}{why}")
 
 
 def run_on_host(spec: Spec, container_id: str, pid: int) -> str:

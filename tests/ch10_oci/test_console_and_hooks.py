@@ -102,3 +102,25 @@ def test_a_hook_that_hangs_is_ended_at_its_timeout(caller, rootfs, tmp_path):
     done = caller("create", "--bundle", str(bundle), "h3", check=False)
     assert done.returncode == 125
     assert done.stderr == "dkr: prestart hook /bin/sleep did not finish within 1 s\n"
+
+
+def test_a_failing_poststart_or_poststop_hook_is_a_warning(caller, rootfs, tmp_path):
+    """The spec: the runtime logs a warning, and the remaining hooks and
+    the lifecycle continue as if the hook had succeeded."""
+    log = tmp_path / "hooks.log"
+    failing = {"path": "/bin/sh", "args": ["sh", "-c", "echo broken >&2; exit 3"]}
+
+    def with_hooks(config: dict) -> None:
+        config["hooks"] = {"poststart": [failing, hook(log, "poststart")],
+                           "poststop": [failing, hook(log, "poststop")]}
+
+    bundle = write_bundle(tmp_path / "b", rootfs, ["sh", "-c", "exit 5"], with_hooks)
+    pid = caller.create(bundle, "h4")
+    started = caller("start", "h4")
+    assert started.stderr == ("dkr: warning: poststart hook /bin/sh failed with "
+                              "status 3: broken\n")
+    assert caller.wait(pid) == 5  # the container was not killed for it
+    deleted = caller("delete", "h4")
+    assert "warning: poststop hook /bin/sh failed with status 3" in deleted.stderr
+    assert [line.split()[0] for line in log.read_text().splitlines()] == [
+        "poststart", "poststop"]
