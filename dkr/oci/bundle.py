@@ -26,10 +26,10 @@ from dkr.errors import DkrError, shorten
 from dkr.seccomp.load import Fields, from_json
 
 NAMESPACE_TYPES = ("pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time")
-# Fields of the spec that dkr does not carry out: refused when they ask for something.
-# Fields dkr cannot carry out, refused rather than ignored: a container
-# must not run less confined than its config says (an AppArmor profile or
-# SELinux label left unapplied), nor differently.
+# Fields of the spec that dkr does not carry out, refused when they ask for
+# something rather than ignored: a container must not run less confined
+# than its config says (an AppArmor profile or SELinux label left
+# unapplied), nor differently.
 UNSUPPORTED = {"linux": ("intelRdt", "personality", "timeOffsets", "memoryPolicy",
                          "mountLabel"),
                "linux.resources": ("hugepageLimits", "rdma", "network"),

@@ -21,11 +21,15 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
+from typing import Callable
 
 from conftest import IP_FORWARD, cgroup_mount_points, mount_points, nft_tables
 
 # The open files and processes the engines' containers get.
 LIMIT = 1024
+# Inside a container: its cgroup's memory limit, on cgroup v1 or v2.
+READ_MEMORY_LIMIT = ("cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null "
+                     "|| cat /sys/fs/cgroup/memory.max")
 
 
 class EngineLeftovers:
@@ -78,6 +82,18 @@ def ulimit_options() -> list[str]:
     CAP_SYS_RESOURCE (runc and crun refuse it there as dkr does), and
     conmon, which runs `create`, may have lower limits than Podman."""
     return ["--ulimit", f"nofile={LIMIT}:{LIMIT}", "--ulimit", f"nproc={LIMIT}:{LIMIT}"]
+
+
+def wait_until_serving(answers: Callable[[], bool], daemon: subprocess.Popen,
+                       log: Path, timeout: float = 60) -> None:
+    """Wait until a daemon the test started `answers`; its log if it dies or
+    takes longer than `timeout`."""
+    deadline = time.monotonic() + timeout
+    while not answers():
+        if daemon.poll() is not None or time.monotonic() > deadline:
+            text = log.read_text(errors="replace")
+            raise AssertionError(f"{log.stem} did not start:\n{text[-2000:]}")
+        time.sleep(0.1)
 
 
 def run_in_a_terminal(command: list[str], env: dict[str, str] | None = None,

@@ -26,7 +26,8 @@ from pathlib import Path
 import pytest
 
 from conftest import IS_ROOT, TREE
-from engines import EngineLeftovers, run_in_a_terminal, wait_for_processes_of
+from engines import (EngineLeftovers, run_in_a_terminal, wait_for_processes_of,
+                     wait_until_serving)
 
 IMAGE = "localhost/dkr-rootfs:test"
 NAMESPACE = "dkr-tests"  # containerd's, which names the runtime's root and cgroups
@@ -53,19 +54,19 @@ class Ctr:
     def run(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
         return self("run", "--runc-binary", str(TREE / "bin" / "dkr"), *args, **kwargs)
 
-    def task_pid(self, name: str) -> int:
+    def task(self, name: str) -> tuple[int, str]:
+        """A task's pid and status, as `ctr task ls` lists them."""
         for line in self("task", "ls").stdout.splitlines()[1:]:
-            task, pid, _status = line.split()
+            task, pid, status = line.split()
             if task == name:
-                return int(pid)
+                return int(pid), status
         raise AssertionError(f"no task {name}")
 
-    def status(self, name: str) -> str:
-        for line in self("task", "ls").stdout.splitlines()[1:]:
-            task, _pid, status = line.split()
-            if task == name:
-                return status
-        raise AssertionError(f"no task {name}")
+    def remove(self, name: str) -> None:
+        """Kill a container's task and remove both, whatever is left of them."""
+        self("task", "kill", "--signal", "SIGKILL", name, check=False)
+        self("task", "delete", "--force", name, check=False)
+        self("container", "rm", name, check=False)
 
 
 def dkr_state(name: str) -> dict:
@@ -137,29 +138,18 @@ def ctr(rootfs, tmp_path_factory):
                                       stderr=subprocess.STDOUT)
         engine = Ctr(directory)
         try:
-            wait_until_serving(engine, daemon)
+            wait_until_serving(lambda: engine("version", check=False).returncode == 0,
+                               daemon, directory / "containerd.log", timeout=30)
             archive = image_archive(rootfs, tmp_path_factory.mktemp("ctr") / "image.tar")
             engine("image", "import", str(archive))
             yield engine
         finally:
-            for task in engine("task", "ls", "--quiet", check=False).stdout.split():
-                engine("task", "kill", "--signal", "SIGKILL", task, check=False)
-                engine("task", "delete", "--force", task, check=False)
             for container in engine("container", "ls", "--quiet", check=False).stdout.split():
-                engine("container", "rm", container, check=False)
+                engine.remove(container)
             daemon.send_signal(signal.SIGTERM)
             daemon.wait(timeout=60)
             wait_for_processes_of(directory)  # the shims
             shutil.rmtree(directory, ignore_errors=True)
-
-
-def wait_until_serving(engine: Ctr, daemon: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while engine("version", check=False).returncode != 0:
-        if daemon.poll() is not None or time.monotonic() > deadline:
-            log = (engine.directory / "containerd.log").read_text(errors="replace")
-            raise AssertionError(f"containerd did not start:\n{log[-2000:]}")
-        time.sleep(0.1)
 
 
 def test_ctr_runs_a_command_and_returns_its_status(root, ctr):
@@ -186,19 +176,18 @@ def test_ctr_execs_lists_pauses_and_kills_a_task(root, ctr):
                    "cat /proc/1/cmdline; exit 7", check=False)
         assert (done.returncode, done.stdout.startswith("sh")) == (7, True), done.stderr
         listed = ctr("task", "ps", "box").stdout  # `dkr ps --format json`
-        assert str(ctr.task_pid("box")) in listed.split()
+        assert str(ctr.task("box")[0]) in listed.split()
         ctr("task", "pause", "box")
-        assert (ctr.status("box"), dkr_state("box")["status"]) == ("PAUSED", "paused")
+        assert (ctr.task("box")[1], dkr_state("box")["status"]) == ("PAUSED", "paused")
         ctr("task", "resume", "box")
-        assert ctr.status("box") == "RUNNING"
+        assert ctr.task("box")[1] == "RUNNING"
         ctr("task", "kill", "box")  # SIGTERM, which its trap takes
         deadline = time.monotonic() + 10
-        while ctr.status("box") != "STOPPED":
+        while ctr.task("box")[1] != "STOPPED":
             assert time.monotonic() < deadline, "the task did not stop"
             time.sleep(0.05)
     finally:
-        ctr("task", "delete", "--force", "box", check=False)
-        ctr("container", "rm", "box", check=False)
+        ctr.remove("box")
     assert ctr("task", "ls", "--quiet").stdout.strip() == ""
 
 
@@ -206,20 +195,19 @@ def test_ctr_memory_limit_holds(root, ctr):
     ctr.run("--detach", "--memory-limit", str(32 * 1024 * 1024), IMAGE, "limited",
             "sleep", "60")
     try:
-        assert memory_limit_of(ctr.task_pid("limited")) == 32 * 1024 * 1024
+        assert memory_limit_of(ctr.task("limited")[0]) == 32 * 1024 * 1024
     finally:
-        ctr("task", "kill", "--signal", "SIGKILL", "limited", check=False)
-        ctr("task", "delete", "--force", "limited", check=False)
-        ctr("container", "rm", "limited", check=False)
+        ctr.remove("limited")
 
 
 def memory_limit_of(pid: int) -> int:
     """The memory limit of a process's cgroup, read on the host (ctr's
     containers do not mount their cgroups)."""
-    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
-        _, controllers, path = line.split(":", 2)
-        if "memory" in controllers.split(","):
-            return int(Path("/sys/fs/cgroup/memory", path.lstrip("/"),
+    cgroups = {controllers: path.lstrip("/") for _, controllers, path in
+               (line.split(":", 2) for line in
+                Path(f"/proc/{pid}/cgroup").read_text().splitlines())}
+    for controllers, path in cgroups.items():
+        if "memory" in controllers.split(","):  # v1
+            return int(Path("/sys/fs/cgroup/memory", path,
                             "memory.limit_in_bytes").read_text())
-    path = Path(f"/proc/{pid}/cgroup").read_text().split("::", 1)[1].strip()
-    return int(Path("/sys/fs/cgroup", path.lstrip("/"), "memory.max").read_text())
+    return int(Path("/sys/fs/cgroup", cgroups[""], "memory.max").read_text())

@@ -21,13 +21,13 @@ import signal
 import subprocess
 import tarfile
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
 from conftest import IS_ROOT, TREE
-from engines import EngineLeftovers, run_in_a_terminal, wait_for_processes_of
+from engines import (READ_MEMORY_LIMIT, EngineLeftovers, run_in_a_terminal,
+                     wait_for_processes_of, wait_until_serving)
 
 IMAGE = "dkr-rootfs:test"
 
@@ -83,9 +83,10 @@ def docker(rootfs, tmp_path_factory):
                  "--host", f"unix://{directory}/docker.sock",
                  "--add-runtime", f"dkr={TREE / 'bin' / 'dkr'}", "--default-runtime", "dkr"],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        engine = Docker(directory)
         try:
-            engine = Docker(directory)
-            wait_until_serving(engine, daemon)
+            wait_until_serving(lambda: engine("version", check=False).returncode == 0,
+                               daemon, directory / "dockerd.log")
             image = tmp_path_factory.mktemp("docker") / "rootfs.tar"
             with tarfile.open(image, "w") as tar:
                 tar.add(rootfs, arcname=".")
@@ -98,16 +99,6 @@ def docker(rootfs, tmp_path_factory):
             daemon.wait(timeout=60)
             wait_for_processes_of(directory)  # containerd, which dockerd started
             shutil.rmtree(directory, ignore_errors=True)
-
-
-def wait_until_serving(engine: Docker, daemon: subprocess.Popen, timeout: float = 60
-                       ) -> None:
-    deadline = time.monotonic() + timeout
-    while engine("version", check=False).returncode != 0:
-        if daemon.poll() is not None or time.monotonic() > deadline:
-            log = (engine.directory / "dockerd.log").read_text(errors="replace")
-            raise AssertionError(f"dockerd did not start:\n{log[-2000:]}")
-        time.sleep(0.2)
 
 
 def test_docker_runs_a_command_and_returns_its_status(root, docker):
@@ -152,9 +143,7 @@ def test_docker_execs_into_tops_pauses_updates_stops_and_removes(root, docker):
     assert docker.dkr_state("box")["status"] == "paused"
     docker("unpause", "box")
     docker("update", "--memory", "64m", "--memory-swap", "64m", "box")  # dkr update
-    limit = docker("exec", "box", "sh", "-c",
-                   "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null "
-                   "|| cat /sys/fs/cgroup/memory.max").stdout
+    limit = docker("exec", "box", "sh", "-c", READ_MEMORY_LIMIT).stdout
     assert limit.strip() == str(64 * 1024 * 1024)
     docker("stop", "--time", "10", "box")  # SIGTERM, which its trap takes
     assert docker.inspect("{{.State.Status}} {{.State.ExitCode}}", "box") == "exited 0"
@@ -175,10 +164,8 @@ def test_docker_kill_and_rm_force(root, docker):
 
 
 def test_docker_memory_limit_holds(root, docker):
-    script = ("cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null "
-              "|| cat /sys/fs/cgroup/memory.max")
     done = docker("run", "--rm", "--memory", "32m", "--network", "none", IMAGE,
-                  "sh", "-c", script)
+                  "sh", "-c", READ_MEMORY_LIMIT)
     assert done.stdout.strip() == str(32 * 1024 * 1024)
 
 

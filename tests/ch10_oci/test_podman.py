@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from conftest import TREE
-from engines import (EngineLeftovers, run_in_a_terminal, ulimit_options,
+from engines import (READ_MEMORY_LIMIT, EngineLeftovers, run_in_a_terminal, ulimit_options,
                      wait_for_processes_of)
 
 IMAGE = "localhost/dkr-rootfs:test"
@@ -132,10 +132,8 @@ def test_podman_kill_and_rm_force(podman):
 
 
 def test_podman_memory_limit_holds(podman):
-    script = ("cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null "
-              "|| cat /sys/fs/cgroup/memory.max")
     done = podman.run("--rm", "--memory", "32m", "--network", "none", IMAGE,
-                      "sh", "-c", script)
+                      "sh", "-c", READ_MEMORY_LIMIT)
     assert done.stdout.strip() == str(32 * 1024 * 1024)
 
 
