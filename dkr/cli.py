@@ -159,19 +159,26 @@ def _run(args: argparse.Namespace) -> int:
     if os.geteuid() != 0:
         raise DkrError(f"dkr run needs root: try `sudo {DKR} run …`")
     # chapter: 10 {
-    if args.bundle is not None or args.detach:
+    if args.bundle is not None:
         from dkr.oci.commands import run_bundle
 
         return run_bundle(args)
-    # }
-    from dkr.container import run
-    from dkr.run import new_id, spec_from_args
+    from dkr.manage import run as run_and_keep
 
-    container_id = new_id()
+    return run_and_keep(args)
+    # }
+    # chapter: 1-9 {
+    # from dkr.container import run
+    # from dkr.run import new_id, spec_from_args
+    #
+    # container_id = new_id()
+    # }
     # chapter: 1-3 {
     # return run(spec_from_args(args, container_id))
     # }
-    return run(container_id, spec_from_args(args, container_id))  # chapter: 4
+    # chapter: 4-9 {
+    # return run(container_id, spec_from_args(args, container_id))
+    # }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -61,13 +61,23 @@ class Container:
 # chapter: 1-3 {
 # def run(spec: Spec) -> int:
 # }
-def run(container_id: str, spec: Spec) -> int:  # chapter: 4
+# chapter: 4-9 {
+# def run(container_id: str, spec: Spec) -> int:
+# }
+# chapter: 10 {
+def run(container_id: str, spec: Spec,
+        started: Callable[[int], None] = lambda pid: None) -> int:
+# }
     """Run a container to its end; the exit code of its command.
 
     What the host gains for the container (its state directory and network
     from chapter 4 on, its cgroup from chapter 5) is entered into `host`, and removed
     again, last made first, when the container has ended, or when its
     set-up fails (without the clean-up hiding why it failed).
+    # chapter: 10 {
+
+    `started` hears the container's pid once its command has exec'd.
+    # }
     """
     with signals.Forwarder() as forwarder, CleanUp() as host:
         # chapter: 1-3 {
@@ -76,7 +86,10 @@ def run(container_id: str, spec: Spec) -> int:  # chapter: 4
         container = create(container_id, spec, host,  # chapter: 4
                            forwarder.forward_to)  # chapter: 4
         lifecycle.start(container.state_directory, container.pid)  # chapter: 10
-        return _dkr_side(container)
+        # chapter: 1-9 {
+        # return _dkr_side(container)
+        # }
+        return _dkr_side(container, started)  # chapter: 10
 
 
 # chapter: 1-3 {
@@ -356,9 +369,18 @@ def _fail(channel: Channel, code: int, message: str) -> NoReturn:
     os._exit(code)
 
 
-def _dkr_side(container: Container) -> int:
+# chapter: 1-9 {
+# def _dkr_side(container: Container) -> int:
+# }
+# chapter: 10 {
+def _dkr_side(container: Container,
+              started: Callable[[int], None] = lambda pid: None) -> int:
+# }
     """In dkr: follow the set-up, relay the terminal, wait for the end."""
     _watch(container, lambda: _follow_set_up(container))
+    started(container.pid)  # chapter: 10
+    if container.console is not None:  # chapter: 3
+        _watch(container, lambda: _relay(container))  # chapter: 3
     _, status = wait.waitpid(container.pid)
     return wait.exit_code(status)
 
@@ -387,8 +409,7 @@ def _follow_set_up(container: Container, until: str = "") -> Message | None:
     # chapter: 10 {
     (or, with `until`, until it sends that message)
     # }
-    and return its failure report, if any. With a terminal, relays it
-    until the container is gone."""
+    and return its failure report, if any."""
     channel = container.channel
     while (message := channel.receive()) is not None:
         if message.kind == "failed":
@@ -404,9 +425,13 @@ def _follow_set_up(container: Container, until: str = "") -> Message | None:
             channel.send("go")
         # }
     channel.close()
-    # chapter: 3 {
-    if container.console is not None:
-        terminal.relay(container.console)
-        os.close(container.console)
-    # }
     return None
+
+
+# chapter: 3 {
+def _relay(container: Container) -> None:
+    """Relay the container's terminal and dkr's until the container is gone."""
+    assert container.console is not None
+    terminal.relay(container.console)
+    os.close(container.console)
+# }

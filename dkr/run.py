@@ -61,11 +61,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     #        help="accepted, as in Docker: dkr always removes what it made for the "
     #             "container once it ends")
     # }
-    # chapter: 8 {
+    # chapter: 8-9 {
+    # option("--rm", action="store_true",
+    #        help="accepted, as in Docker: dkr always removes what it made for the "
+    #             "container once it ends, its writable layer too (no dkr command "
+    #             "could list or remove a stopped container yet)")
+    # }
+    # chapter: 10 {
     option("--rm", action="store_true",
-           help="accepted, as in Docker: dkr always removes what it made for the "
-                "container once it ends, its writable layer too (no dkr command "
-                "could list or remove a stopped container yet)")
+           help="with -d: once the container ends, remove its record and log too, "
+                "not only its writable layer, network and cgroup (a foreground "
+                "container leaves nothing, as in chapters 1-9)")
+    option("--name", metavar="NAME",
+           help="a name for dkr ps, stop, rm and logs, unique among the containers")
     # }
     # chapter: 3 {
     option("-v", "--volume", action="append", default=[], metavar="HOST:CTR[:ro]",
@@ -122,7 +130,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     # }
     # chapter: 10 {
     option("-d", "--detach", action="store_true",
-           help="with --bundle: start the container and return, leaving it running")
+           help="start the container and return, printing its id: a monitor runs "
+                "it, its output goes to dkr logs, and dkr ps -a keeps its status "
+                "(with --bundle: as runc run -d)")
     from dkr.oci.commands import add_create_options
 
     add_create_options(parser)
@@ -160,7 +170,12 @@ def spec_from_args(args: argparse.Namespace, container_id: str) -> Spec:
     hostname = args.hostname or container_id
     process = Process(args=command, cwd=workdir)
     process.env = [f"PATH={DEFAULT_PATH}", f"HOSTNAME={hostname}"]
-    process.terminal = args.tty or (os.isatty(0) and os.isatty(1))  # chapter: 3
+    # chapter: 3-9 {
+    # process.terminal = args.tty or (os.isatty(0) and os.isatty(1))
+    # }
+    # chapter: 10 {
+    process.terminal = args.tty or (not args.detach and os.isatty(0) and os.isatty(1))
+    # }
     if process.terminal:  # chapter: 3
         process.env.append(f"TERM={os.environ.get('TERM', 'xterm')}")  # chapter: 3
     user_env = env_items(args.env)

@@ -336,10 +336,12 @@ def state_entries(data_dir: Path) -> set[str]:
     """What dkr keeps on the host that the tests can have made: their own
     state root's entries, the network's leases, dkr's data directory (the
     tests build their root file systems elsewhere), and from chapter 8 the
-    containers' layers in the tests' data directory."""
+    containers' layers in the tests' data directory (from chapter 10, dkr
+    run's records too)."""
     found = set()
     tops = [state_root(data_dir), Path("/run/dkr"), Path("/var/lib/dkr")]
     tops.append(data_dir / "overlay")  # chapter: 8
+    tops.append(data_dir / "containers")  # chapter: 10
     for top in tops:
         if top.is_dir():
             found |= {str(path) for path in top.rglob("*") if path not in SHARED_STATE

@@ -28,6 +28,7 @@ class OFlag(enum.IntFlag):
     O_CLOEXEC = os.O_CLOEXEC
     O_NONBLOCK = os.O_NONBLOCK  # chapter: 10
     O_PATH = os.O_PATH  # chapter: 10
+    O_APPEND = os.O_APPEND  # chapter: 10
 
 
 def fork() -> int:

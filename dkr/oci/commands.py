@@ -9,6 +9,10 @@
     dkr update [--resources F|-] [--memory N …] ID
     dkr spec [--bundle DIR]                     dkr features
 
+and Docker's, on `dkr run`'s containers (dkr.manage):
+
+    dkr ps [-a] [-q]      dkr stop [-t S] C…    dkr rm [-f] C…    dkr logs [-f] C
+
 `run --bundle DIR ID` is create and start in one; the run parser is
 `dkr run`'s own (see dkr.cli).
 """
@@ -94,6 +98,31 @@ def add_commands(commands: argparse._SubParsersAction) -> Parsers:
     ps.add_argument("-f", "--format", choices=("table", "json"), default="table")
     ps.add_argument("-q", "--quiet", action="store_true",
                     help="without ID: print only the ids")
+    ps.add_argument("-a", "--all", action="store_true",
+                    help="without ID: the ended containers too")
+    stop = command("stop", stop_command, "stop dkr run's containers",
+                   "Send SIGTERM to each container's command, then SIGKILL if it "
+                   "has not ended within --time seconds, as `docker stop`; each name "
+                   "is printed once its container has ended and been cleaned up.",
+                   takes_id=False)
+    stop.add_argument("-t", "--time", type=float, default=10, metavar="SECONDS",
+                      help="how long to wait before SIGKILL (default 10)")
+    stop.add_argument("containers", nargs="+", metavar="CONTAINER",
+                      help="an id, the start of one, or a --name")
+    rm = command("rm", rm_command, "remove dkr run's ended containers",
+                 "Remove each ended container's record and log, as `docker rm` "
+                 "(for a container of `dkr create`, see dkr delete).", takes_id=False)
+    rm.add_argument("-f", "--force", action="store_true",
+                    help="kill a running container first (SIGKILL)")
+    rm.add_argument("containers", nargs="+", metavar="CONTAINER",
+                    help="an id, the start of one, or a --name")
+    logs = command("logs", logs_command, "print what a detached container wrote",
+                   "Print the output (standard output and error, as written) of a "
+                   "container that `dkr run -d` started.", takes_id=False)
+    logs.add_argument("-f", "--follow", action="store_true",
+                      help="go on printing until the container ends")
+    logs.add_argument("container", metavar="CONTAINER",
+                      help="an id, the start of one, or a --name")
     listing = command("list", list_command, "list the created containers",
                       "List the containers created under the state root.",
                       takes_id=False)
@@ -203,9 +232,6 @@ def write_pid_file(path: str, pid: int) -> None:
 def run_bundle(args: argparse.Namespace) -> int:
     """`dkr run --bundle DIR ID`, as `runc run`: create and start; without
     --detach, wait for the container and delete it, its command's status."""
-    if args.bundle is None:
-        raise DkrError("dkr run --detach needs --bundle DIR: a container that "
-                       "outlives dkr run is the bundle's, run as `runc run -d`")
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if len(command) != 1:
         raise DkrError("dkr run --bundle DIR takes one word after its options: "
@@ -382,6 +408,27 @@ def list_command(args: argparse.Namespace) -> int:
             print("   ".join(cell.ljust(width) for cell, width in zip(row, widths))
                   + "   " + row[4])
     return 0
+
+
+def stop_command(args: argparse.Namespace) -> int:
+    need_root("stop")
+    from dkr.manage import stop
+
+    return stop(args)
+
+
+def rm_command(args: argparse.Namespace) -> int:
+    need_root("rm")
+    from dkr.manage import rm
+
+    return rm(args)
+
+
+def logs_command(args: argparse.Namespace) -> int:
+    need_root("logs")
+    from dkr.manage import logs
+
+    return logs(args)
 
 
 def spec_command(args: argparse.Namespace) -> int:

@@ -70,9 +70,11 @@ def update_command(args: argparse.Namespace) -> int:
 def ps_command(args: argparse.Namespace) -> int:
     """`dkr ps ID`: the container's processes; `dkr ps`: the containers."""
     if args.id is None:
-        from dkr.oci.commands import list_command
+        from dkr.manage import ps
 
-        return list_command(argparse.Namespace(quiet=args.quiet, format=args.format))
+        return ps(args)
+    if args.all:
+        raise DkrError("dkr ps -a lists dkr run's containers: give it no ID")
     from dkr.cgroups import open_cgroup
     from dkr.oci import record
 

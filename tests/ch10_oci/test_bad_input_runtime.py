@@ -36,6 +36,13 @@ CASES = [
     Case(["ps", "no-such-container"], 125, r"dkr: container no-such-container does not exist"),
     Case(["ps", "--format", "yaml"], 125,
          r"dkr ps: argument -f/--format: invalid choice: 'yaml' .*"),
+    Case(["stop"], 125, r"dkr stop: the following arguments are required: CONTAINER .*"),
+    Case(["stop", "-t", "soon", "c"], 125,
+         r"dkr stop: argument -t/--time: invalid float value: 'soon' \(see .*\)"),
+    Case(["rm", "no-such-container"], 1, r"dkr: no such container: no-such-container"),
+    Case(["logs", "no-such-container"], 1, r"dkr: no such container: no-such-container"),
+    Case(["run", "--name", "bad/name", "true"], 125,
+         r"dkr: bad container name 'bad/name': use letters, digits and _ \. - .*"),
 ]
 
 
