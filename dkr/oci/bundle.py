@@ -75,7 +75,10 @@ def read_json(path: str, missing: str | None = None) -> object:
 def spec_from_config(data: object, bundle: str) -> Spec:
     """config.json's JSON as a Spec; `root.path` is taken relative to `bundle`."""
     config = Fields(data, "config.json")
-    config.string("ociVersion")
+    version = config.string("ociVersion")
+    if version.split(".")[0] != "1":
+        raise DkrError(f"config.json: ociVersion: dkr runs configs of the runtime "
+                       f"spec 1.x, not {shorten(version)!r}")
     root = config.required("root")
     spec = Spec(process=_process(config.required("process")),
                 root=Root(os.path.join(bundle, root.string("path")),

@@ -268,9 +268,12 @@ def start_container(container_id: str) -> None:
             return
         from dkr.oci import hooks
 
-        state = json.dumps(container.oci_state(directory))
-        hooks.run(record.hooks_of(container.poststart), state, "poststart",
-                  warn_only=True)
+        # The state as start left it: a short command may have ended already,
+        # and the hook is told of the process it follows (as crun tells it).
+        started = {**container.oci_state(directory), "status": "running",
+                   "pid": container.pid}
+        hooks.run(record.hooks_of(container.poststart), json.dumps(started),
+                  "poststart", warn_only=True)
 
 
 def state_command(args: argparse.Namespace) -> int:

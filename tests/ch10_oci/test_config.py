@@ -40,6 +40,10 @@ def set_path(config: dict, path: str, value: object) -> None:
 DELETE = object()
 BAD_CONFIGS = [
     ("process", DELETE, "config.json: process: missing: give it"),
+    ("ociVersion", "invalid",
+     "config.json: ociVersion: dkr runs configs of the runtime spec 1.x, not 'invalid'"),
+    ("ociVersion", "2.0.0", "not '2.0.0'"),
+    ("ociVersion", "1.1.0-rc.1", None),
     ("process.args", [], "config.json: process.args: give the command to run"),
     ("process.args", ["sh", 3], "config.json: process.args[1]: give a string"),
     ("process.cwd", "tmp", "config.json: process.cwd: give an absolute path, not 'tmp'"),

@@ -78,6 +78,8 @@ def test_every_hook_runs_at_its_point_with_the_state(caller, rootfs, tmp_path):
     assert states["prestart"]["id"] == "h1"
     assert states["prestart"]["bundle"] == str(bundle)
     assert states["poststop"]["status"] == "stopped"
+    # The command may have ended by then; poststart is told of the start.
+    assert (states["poststart"]["status"], states["poststart"]["pid"]) == ("running", pid)
 
 
 def test_a_failing_hook_fails_create_and_leaves_nothing(caller, rootfs, tmp_path):
