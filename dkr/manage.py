@@ -34,7 +34,7 @@ from typing import Iterator, NoReturn
 
 from dkr import owners, state
 from dkr.defaults import DATA_DIR
-from dkr.errors import DkrError, describe, report, shorten
+from dkr.errors import EXIT_DKR_FAILED, DkrError, describe, report, shorten
 
 RECORD = "run.json"
 LOG = "container.log"
@@ -163,7 +163,8 @@ def run(args: argparse.Namespace) -> int:
     from dkr.container import run as run_container
 
     try:
-        return run_container(container_id, spec, lambda pid: _started(directory, record, pid))
+        return run_container(container_id, spec,
+                             lambda pid: _started(directory, record, pid))
     finally:
         state.remove(directory)
 
@@ -208,9 +209,11 @@ def _monitor(directory: Path, record: Run, spec, parent: int) -> NoReturn:
     from dkr.linux import unistd
     from dkr.linux.unistd import OFlag
 
-    code = 1
+    code = EXIT_DKR_FAILED
     try:
         os.setsid()  # no terminal's Ctrl-C or hang-up reaches it
+        os.closerange(3, parent)  # what dkr's caller left open: not the monitor's
+        os.closerange(parent + 1, os.sysconf("SC_OPEN_MAX"))
         null = unistd.open_fd("/dev/null", OFlag.O_RDWR | OFlag.O_CLOEXEC)
         log = unistd.open_fd(str(directory / LOG), OFlag.O_WRONLY | OFlag.O_CREAT
                              | OFlag.O_APPEND | OFlag.O_CLOEXEC, 0o600)
@@ -227,12 +230,12 @@ def _monitor(directory: Path, record: Run, spec, parent: int) -> NoReturn:
 
         try:
             code = run_container(record.id, spec, started)
-        except DkrError as error:
-            code = error.exit_code
+        except (DkrError, OSError) as error:
+            code = getattr(error, "exit_code", EXIT_DKR_FAILED)
             if parent < 0:
-                report(str(error))
+                report(describe(error))
             else:  # the container never ran: nothing to keep
-                os.write(parent, f"{code}\n{error}".encode())
+                os.write(parent, f"{code}\n{describe(error)}".encode())
                 state.remove(directory)
                 os._exit(code)
         record.exit_code, record.finished = code, time.time()
