@@ -53,6 +53,10 @@ def build_parser(verb: str | None = None) -> tuple[Parser, dict[str, Parser]]:
     parser.add_argument("--version", action=PrintVersion, nargs=0,
                         help="show dkr's version and the runtime spec's, and exit")
     add_runtime_flags(parser)
+    parser.epilog = ("Two readings share two names. `run --bundle DIR ID` and `ps ID` "
+                     "are runc's, as engines call them; `run IMAGE|COMMAND` and `ps` "
+                     "without an ID are Docker's, as are stop, rm and logs, on dkr "
+                     "run's containers (create to features: runc's).")
     # }
     # chapter: 1-9 {
     # commands = parser.add_subparsers(dest="verb", metavar="COMMAND",

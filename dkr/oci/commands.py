@@ -87,7 +87,8 @@ def add_commands(commands: argparse._SubParsersAction) -> Parsers:
         "update", update_command, "change a running container's limits",
         "Write new limits to the container's cgroup: linux.resources from "
         "--resources FILE (- for standard input), or one limit per flag."))
-    ps = command("ps", ps_command, "list a container's processes, or the containers",
+    ps = command("ps", ps_command, "a container's processes (with ID), or dkr run's "
+                                         "containers",
                  "With ID (runc's ps, which docker top calls): the processes of the "
                  "container's cgroup, as ps(1) shows them, or their host pids as a "
                  "JSON array with --format json. Without ID (Docker's ps): the "

@@ -5,11 +5,13 @@ its monitor, --name, ps, stop, rm and logs; and `dkr ps`'s two readings."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 import urllib.request
 
 from bundles import caller, write_bundle  # noqa: F401  (caller: a fixture)
-from conftest import free_port, wait_for_line
+from conftest import alive, free_port, take_back_after_killed_dkr, wait_for_line
 
 # A command that ends on SIGTERM with a status of its own.
 TRAPS_TERM = 'trap "echo bye; exit 3" TERM; echo hello; echo oops >&2; ' \
@@ -146,3 +148,19 @@ def test_ps_with_an_id_is_runcs_and_without_it_dockers(dkr, caller, rootfs, tmp_
     assert refused.returncode == 125 and "give it no ID" in refused.stderr
     caller("delete", "--force", "engines-one")
     dkr("rm", "-f", "peoples-one")
+
+
+def test_a_killed_monitors_container_ends_and_is_taken_back(dkr, data_dir):
+    dkr("run", "-d", "--name", "orphan", "--net", "none", "sleep", "100")
+    [shown] = listed(dkr)
+    record = data_dir / "containers" / shown["id"]
+    monitor = int((record / "owner").read_text().split()[0])
+    os.kill(monitor, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while alive(shown["pid"]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(shown["pid"])  # the container dies with its monitor
+    [dead] = listed(dkr, "-a")
+    assert dead["status"] == "Dead"
+    take_back_after_killed_dkr(dkr)  # the next dkr run takes back all it left
+    assert listed(dkr, "-a") == []
