@@ -35,6 +35,9 @@ from typing import Iterator, NoReturn
 from dkr import owners, state
 from dkr.defaults import DATA_DIR
 from dkr.errors import EXIT_DKR_FAILED, DkrError, describe, report, shorten
+from dkr.linux.signal import kill_if_there
+from dkr.linux.wait import ended_within
+from dkr.listing import duration, print_table
 
 RECORD = "run.json"
 LOG = "container.log"
@@ -42,8 +45,6 @@ LOG = "container.log"
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}", re.ASCII)
 # The status of Docker's commands other than `run` when they fail.
 EXIT_FAILED = 1
-# How long `dkr stop` waits after SIGTERM, unless -t says (Docker's 10 s).
-STOP_TIMEOUT = 10
 # How long stop and rm -f wait for the owner to finish its clean-up.
 CLEAN_UP_WAIT = 10.0
 
@@ -78,18 +79,21 @@ class Run:
         """Docker's STATUS column."""
         if self.exit_code is not None:
             return f"Exited ({self.exit_code}) {_ago(self.finished)} ago"
-        if owner == state.KEPT or owners.is_stale(owner):
+        if _finished_with(owner):
             return "Dead"  # its dkr was killed: the next dkr run takes it back
         return f"Up {_ago(self.created)}" if self.pid else "Created"
 
 
+def _finished_with(owner: str) -> bool:
+    """Whether a record's owner is done with its container: it has handed
+    the record over (KEPT), or it is gone."""
+    return owner == state.KEPT or owners.is_stale(owner)
+
+
 def _ago(when: float) -> str:
+    """How long since `when`, as Docker's STATUS and CREATED say it."""
     seconds = max(0, int(time.time() - when))
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            count = seconds // size
-            return f"{count} {unit}{'s' if count > 1 else ''}"
-    return f"{seconds} second{'s' if seconds != 1 else ''}"
+    return duration(seconds) or f"{seconds} second{'s' if seconds != 1 else ''}"
 
 
 def claim(run: Run) -> Path:
@@ -171,10 +175,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _image_of(args: argparse.Namespace) -> str:
     """What IMAGE shows: the image `dkr run` ran, or "-" for a root file system."""
-    from dkr.run import image_to_run
+    from dkr.run import command_words, image_to_run
 
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    found = image_to_run(args, command)
+    found = image_to_run(args, command_words(args))
     return found.name if found else "-"
 
 
@@ -263,14 +266,10 @@ def ps(args: argparse.Namespace) -> int:
         print(json.dumps([{**asdict(run), "status": run.status(owner)}
                           for run, owner in shown]))
         return 0
-    rows = [("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES")]
-    rows += [(run.id, run.image, _quoted(" ".join(run.command)),
-              f"{_ago(run.created)} ago", run.status(owner), run.name)
-             for run, owner in shown]
-    widths = [max(len(row[n]) for row in rows) for n in range(5)]
-    for row in rows:
-        print("   ".join(cell.ljust(width) for cell, width in zip(row, widths))
-              + "   " + row[5])
+    print_table([("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES")]
+                + [(run.id, run.image, _quoted(" ".join(run.command)),
+                    f"{_ago(run.created)} ago", run.status(owner), run.name)
+                   for run, owner in shown])
     return 0
 
 
@@ -305,53 +304,30 @@ def _each(words: list[str], do) -> int:
 
 
 def _stop(word: str, timeout: float) -> None:
-    directory, run, owner = find(word)
+    directory, run, _ = find(word)
     if run.running():
-        _kill(run.pid, signal.SIGTERM)
-        if not _wait_gone(run.pid, timeout):
-            _kill(run.pid, signal.SIGKILL)
-            _wait_gone(run.pid, CLEAN_UP_WAIT)
-    _wait_cleaned_up(directory, owner)
+        kill_if_there(run.pid, signal.SIGTERM)
+        if not ended_within(run.pid, timeout):
+            kill_if_there(run.pid, signal.SIGKILL)
+            ended_within(run.pid, CLEAN_UP_WAIT)
+    _wait_cleaned_up(directory)
 
 
 def _remove(word: str, force: bool) -> None:
     directory, run, owner = find(word)
-    if run.exit_code is None and not (owner == state.KEPT or owners.is_stale(owner)):
+    if run.exit_code is None and not _finished_with(owner):
         if not force:
             raise DkrError(f"cannot remove container {word}: it is running (stop it "
                            f"first, or give -f)", EXIT_FAILED)
         if run.running():
-            _kill(run.pid, signal.SIGKILL)
-            _wait_gone(run.pid, CLEAN_UP_WAIT)
-        _wait_cleaned_up(directory, owner)
+            kill_if_there(run.pid, signal.SIGKILL)
+            ended_within(run.pid, CLEAN_UP_WAIT)
+        _wait_cleaned_up(directory)
     with state.locked(records_root()):
         state.remove(directory)
 
 
-def _kill(pid: int, sig: signal.Signals) -> None:
-    from dkr.linux.signal import kill
-
-    try:
-        kill(pid, sig)
-    except ProcessLookupError:
-        pass
-
-
-def _wait_gone(pid: int, timeout: float) -> bool:
-    """Whether the process `pid` (not dkr's child) ended within `timeout`."""
-    import select
-
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return True
-    try:
-        return bool(select.select([fd], [], [], timeout)[0])
-    finally:
-        os.close(fd)
-
-
-def _wait_cleaned_up(directory: Path, owner: str) -> None:
+def _wait_cleaned_up(directory: Path) -> None:
     """Wait until the container's dkr has finished with it: it has handed
     the record over (KEPT), removed it (--rm), or is gone."""
     deadline = time.monotonic() + CLEAN_UP_WAIT
@@ -360,7 +336,7 @@ def _wait_cleaned_up(directory: Path, owner: str) -> None:
             owner = (directory / state.OWNER).read_text().strip()
         except FileNotFoundError:
             return
-        if owner == state.KEPT or owners.is_stale(owner):
+        if _finished_with(owner):
             return
         time.sleep(0.02)
     raise DkrError(f"the dkr of container {directory.name} did not finish within "

@@ -153,9 +153,14 @@ def new_id() -> str:
     return os.urandom(6).hex()
 
 
+def command_words(args: argparse.Namespace) -> list[str]:
+    """The words after `dkr run`'s options (a first `--` only ends them)."""
+    return args.command[1:] if args.command[:1] == ["--"] else args.command
+
+
 def spec_from_args(args: argparse.Namespace, container_id: str) -> Spec:
     """The container configuration that `dkr run`'s options describe."""
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    command = command_words(args)
     if not command:
         raise DkrError("no command given: try `python3 -m dkr run /bin/sh`")
     if args.hostname and not HOSTNAME.fullmatch(args.hostname):

@@ -113,11 +113,9 @@ def images_command(args: argparse.Namespace) -> int:
         for short in dict.fromkeys(row[0] for row in rows):
             print(short)
         return 0
-    table = [["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], *rows]
-    widths = [max(len(row[i]) for row in table) for i in range(4)]
-    for row in table:
-        print("   ".join(cell.ljust(width) for cell, width in zip(row, widths)) +
-              "   " + row[4])
+    from dkr.listing import print_table
+
+    print_table([["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], *rows])
     return 0
 
 
@@ -133,13 +131,9 @@ def ago(created: str) -> str:
     if when.tzinfo is None:
         when = when.replace(tzinfo=datetime.timezone.utc)
     seconds = (datetime.datetime.now(datetime.timezone.utc) - when).total_seconds()
-    for unit, length in (("year", 365 * 86400), ("month", 30 * 86400),
-                         ("week", 7 * 86400), ("day", 86400), ("hour", 3600),
-                         ("minute", 60)):
-        if seconds >= length:
-            count = int(seconds // length)
-            return f"{count} {unit}{'s' if count > 1 else ''} ago"
-    return "Less than a minute ago"
+    from dkr.listing import duration
+
+    return f"{duration(seconds) or 'Less than a minute'} ago"
 
 
 def rmi_command(args: argparse.Namespace) -> int:

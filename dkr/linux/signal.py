@@ -23,6 +23,17 @@ def kill(pid: int, sig: signal.Signals) -> None:
     call("kill", os.kill, pid, _named(sig))
 
 
+# chapter: 10 {
+def kill_if_there(pid: int, sig: signal.Signals) -> None:
+    """Send `sig` to process `pid`, unless it has ended already: what the
+    commands that end a container want, which may race its end."""
+    try:
+        kill(pid, sig)
+    except ProcessLookupError:
+        pass
+# }
+
+
 def sigaction(sig: signal.Signals | int, handler: object) -> object:
     """Install `handler` for `sig` (a function, SIG_DFL or SIG_IGN); the old one."""
     return call("rt_sigaction", signal.signal, _named(sig), handler)

@@ -31,6 +31,8 @@ from dkr.errors import DkrError, shorten
 Parsers = dict[str, argparse.ArgumentParser]
 # How long `delete --force` waits for a killed container's process to go.
 KILL_WAIT = 10.0
+# How Docker's commands (stop, rm, logs) take a container of `dkr run`.
+CONTAINER_HELP = "an id, the start of one, or a --name"
 
 
 def add_commands(commands: argparse._SubParsersAction) -> Parsers:
@@ -109,21 +111,21 @@ def add_commands(commands: argparse._SubParsersAction) -> Parsers:
     stop.add_argument("-t", "--time", type=float, default=10, metavar="SECONDS",
                       help="how long to wait before SIGKILL (default 10)")
     stop.add_argument("containers", nargs="+", metavar="CONTAINER",
-                      help="an id, the start of one, or a --name")
+                      help=CONTAINER_HELP)
     rm = command("rm", rm_command, "remove dkr run's ended containers",
                  "Remove each ended container's record and log, as `docker rm` "
                  "(for a container of `dkr create`, see dkr delete).", takes_id=False)
     rm.add_argument("-f", "--force", action="store_true",
                     help="kill a running container first (SIGKILL)")
     rm.add_argument("containers", nargs="+", metavar="CONTAINER",
-                    help="an id, the start of one, or a --name")
+                    help=CONTAINER_HELP)
     logs = command("logs", logs_command, "print what a detached container wrote",
                    "Print the output (standard output and error, as written) of a "
                    "container that `dkr run -d` started.", takes_id=False)
     logs.add_argument("-f", "--follow", action="store_true",
                       help="go on printing until the container ends")
     logs.add_argument("container", metavar="CONTAINER",
-                      help="an id, the start of one, or a --name")
+                      help=CONTAINER_HELP)
     listing = command("list", list_command, "list the created containers",
                       "List the containers created under the state root.",
                       takes_id=False)
@@ -233,7 +235,9 @@ def write_pid_file(path: str, pid: int) -> None:
 def run_bundle(args: argparse.Namespace) -> int:
     """`dkr run --bundle DIR ID`, as `runc run`: create and start; without
     --detach, wait for the container and delete it, its command's status."""
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    from dkr.run import command_words
+
+    command = command_words(args)
     if len(command) != 1:
         raise DkrError("dkr run --bundle DIR takes one word after its options: "
                        "the container's id")
@@ -299,6 +303,7 @@ def parse_signal(text: str) -> signal.Signals:
 
 def kill_command(args: argparse.Namespace) -> int:
     need_root("kill")
+    from dkr.linux.signal import kill_if_there
     from dkr.oci import record
 
     sig = parse_signal(args.signal)
@@ -309,9 +314,9 @@ def kill_command(args: argparse.Namespace) -> int:
             from dkr.cgroups import open_cgroup
 
             for pid in open_cgroup(container.cgroup).pids():
-                _kill(pid, sig)
+                kill_if_there(pid, sig)
         else:
-            _kill(container.pid, sig)
+            kill_if_there(container.pid, sig)
     return 0
 
 
@@ -338,18 +343,10 @@ def _freeze(container_id: str, frozen: bool) -> int:
     return 0
 
 
-def _kill(pid: int, sig: signal.Signals) -> None:
-    import contextlib
-
-    from dkr.linux.signal import kill
-
-    with contextlib.suppress(ProcessLookupError):
-        kill(pid, sig)
-
-
 def delete_command(args: argparse.Namespace) -> int:
     need_root("delete")
     from dkr import state
+    from dkr.linux.signal import kill_if_there
     from dkr.oci import record
 
     directory = record.directory_of(args.id)
@@ -362,7 +359,7 @@ def delete_command(args: argparse.Namespace) -> int:
             if not args.force:
                 raise DkrError(f"cannot delete container {args.id}: it is {status} "
                                f"(stop it first, or give --force)")
-            _kill(container.pid, signal.SIGKILL)
+            kill_if_there(container.pid, signal.SIGKILL)
             if status == "paused":  # a frozen process dies only once thawed
                 from dkr.cgroups import open_cgroup
 
@@ -380,18 +377,11 @@ def delete_command(args: argparse.Namespace) -> int:
 
 def _wait_gone(pid: int) -> None:
     """Wait until the process `pid` has exited (it is not dkr's child)."""
-    import select
+    from dkr.linux.wait import ended_within
 
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return
-    try:
-        if not select.select([fd], [], [], KILL_WAIT)[0]:
-            raise DkrError(f"the container's process {pid} did not end within "
-                           f"{KILL_WAIT:g} s of SIGKILL")
-    finally:
-        os.close(fd)
+    if not ended_within(pid, KILL_WAIT):
+        raise DkrError(f"the container's process {pid} did not end within "
+                       f"{KILL_WAIT:g} s of SIGKILL")
 
 
 def list_command(args: argparse.Namespace) -> int:
@@ -404,13 +394,11 @@ def list_command(args: argparse.Namespace) -> int:
     elif args.format == "json":
         print(json.dumps(states))
     else:
-        rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED")]
-        rows += [(item["id"], str(item["pid"]), item["status"], item["bundle"],
-                  item["created"]) for item in states]
-        widths = [max(len(row[n]) for row in rows) for n in range(4)]
-        for row in rows:
-            print("   ".join(cell.ljust(width) for cell, width in zip(row, widths))
-                  + "   " + row[4])
+        from dkr.listing import print_table
+
+        print_table([("ID", "PID", "STATUS", "BUNDLE", "CREATED")]
+                    + [(item["id"], str(item["pid"]), item["status"], item["bundle"],
+                        item["created"]) for item in states])
     return 0
 
 
