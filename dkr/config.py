@@ -117,6 +117,22 @@ class Namespace:
     # }
 
 
+# chapter: 10 {
+@dataclass
+class IDMapping:
+    """One line of a user namespace's uid_map or gid_map: the `size` ids
+    from `container_id` in the container are the host's from `host_id`."""
+
+    container_id: int
+    host_id: int
+    size: int
+
+    def line(self) -> str:
+        """The line as /proc/PID/uid_map takes it."""
+        return f"{self.container_id} {self.host_id} {self.size}\n"
+# }
+
+
 # chapter: 5 {
 @dataclass
 class Memory:
@@ -268,6 +284,8 @@ class Linux:
     devices: list[Device] = field(default_factory=list)
     sysctl: dict[str, str] = field(default_factory=dict)
     rootfs_propagation: str | None = None
+    uid_mappings: list[IDMapping] = field(default_factory=list)
+    gid_mappings: list[IDMapping] = field(default_factory=list)
     # }
 
 

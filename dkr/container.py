@@ -35,6 +35,7 @@ from dkr import signals
 from dkr import state  # chapter: 4
 from dkr import terminal  # chapter: 3
 from dkr import users  # chapter: 6
+from dkr import user_namespace  # chapter: 10
 from dkr.channel import Channel, Message
 from dkr.config import Process, Spec
 from dkr.errors import (EXIT_CANNOT_INVOKE, EXIT_DKR_FAILED, EXIT_NOT_FOUND, CleanUp,
@@ -142,6 +143,7 @@ def create(container_id: str, spec: Spec, host: CleanUp,
     dkr_end.answer("ready", host_network.connect)  # chapter: 4
     # chapter: 10 {
     dkr_end.answer("hooks", lambda: hooks.run_on_host(spec, container_id, pid))
+    dkr_end.answer("user", lambda: user_namespace.map_ids(spec, pid))
     _watch(container, lambda: _follow_set_up(container, until="created"))
     # }
     return container
@@ -168,8 +170,13 @@ def _container_side(spec: Spec, channel: Channel, exec_fifo: int,  # chapter: 10
             _die_with_dkr(channel)  # chapter: 10
         prctl.set_dumpable(False)  # chapter: 6
         namespaces.join_given(spec)  # chapter: 10
+        # chapter: 10 {
+        if spec.new_namespace("user"):
+            user_namespace.become_root(spec, channel)  # dkr sets its limits
+        else:
+            inside.set_limits(spec.process)
+        # }
         namespaces.unshare_the_rest(spec)
-        inside.set_limits(spec.process)  # chapter: 10
         network.set_up_inside(spec, channel)  # chapter: 4
         hook_state = hooks.run_before_mounts(spec, channel)  # chapter: 10
         if spec.hostname:
@@ -265,8 +272,8 @@ def _joining_side(spec: Spec, channel: Channel, detach: bool) -> NoReturn:
         cgroups.join(spec)  # by the host's paths, before the mount namespace
         if not detach:
             _die_with_dkr(channel)
+        inside.set_limits(spec.process)  # while it has the host's CAP_SYS_RESOURCE
         namespaces.join_given(spec)
-        inside.set_limits(spec.process)
         if spec.process.terminal:
             terminal.attach_console(channel)
         users.resolve(spec.process)

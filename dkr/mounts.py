@@ -20,10 +20,11 @@ from dkr.linux import unistd
 from dkr.linux.unistd import OFlag
 from dkr.linux.fs import write_file  # chapter: 10
 from dkr.linux.mount import MountFlags, mount
-from dkr.linux.mount import UmountFlags, umount2  # chapter: 3
+from dkr.linux.mount import UmountFlags, flags_to_keep, umount2  # chapter: 3
 from dkr.linux.stat import chmod, mknod_char  # chapter: 3
 from dkr.linux.stat import chown, mknod  # chapter: 10
 from dkr.overlay import mount_root  # chapter: 8
+from dkr import user_namespace  # chapter: 10
 
 MS = MountFlags
 
@@ -138,7 +139,14 @@ def mount_entry(root: str, entry: Mount, points: MountPoints) -> None:
     mount(entry.source, target, fstype, flags, options.data or None)
     if flags & MS.MS_BIND and flags & ~(MS.MS_BIND | MS.MS_REC):
         # A bind mount ignores all other flags until it is remounted.
+        # chapter: 2-9 {
+        # mount(None, target, None, flags | MS.MS_REMOUNT)
+        # }
+        # chapter: 10 {
+        if user_namespace.in_own():  # the host's flags are locked on its mounts
+            flags |= flags_to_keep(target)
         mount(None, target, None, flags | MS.MS_REMOUNT)
+        # }
     if options.propagation:
         mount(None, target, None, options.propagation)
 
@@ -225,11 +233,16 @@ DEVICE_LINKS = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0",
 def make_devices(root: str) -> None:
     """Fill the container's /dev with the standard nodes and links."""
     dev = path_in_root(root, "/dev")
+    bind = user_namespace.in_own()  # chapter: 10
     for name, major, minor in DEVICES:
         path = f"{dev}/{name}"
-        if not os.path.lexists(path):
-            mknod_char(path, major, minor)
-            chmod(path, 0o666)
+        if os.path.lexists(path):
+            continue
+        if bind:  # chapter: 10
+            bind_node(f"/dev/{name}", path)  # chapter: 10
+            continue  # chapter: 10
+        mknod_char(path, major, minor)
+        chmod(path, 0o666)
     for name, target in DEVICE_LINKS.items():
         if not os.path.lexists(f"{dev}/{name}"):
             unistd.symlink(target, f"{dev}/{name}")
@@ -273,11 +286,9 @@ def make_readonly(path: str, bind_first: bool = True) -> None:
         return
     if bind_first:
         mount(path, path, None, MS.MS_BIND | MS.MS_REC)
-    # A remount sets all of a mount's flags at once: it keeps the ones the mount
-    # has, or they are cleared (and where they are locked, under a user
-    # namespace, the kernel refuses).
-    kept = MS(os.statvfs(path).f_flag) & (MS.MS_NOSUID | MS.MS_NODEV | MS.MS_NOEXEC)
-    mount(None, path, None, MS.MS_BIND | MS.MS_REMOUNT | MS.MS_RDONLY | kept)
+    mount(None, path, None,
+          MS.MS_BIND | MS.MS_REMOUNT | MS.MS_RDONLY | flags_to_keep(path))
+
 # }
 
 
@@ -320,7 +331,9 @@ def write_sysctl(spec: Spec, root: str) -> None:
 # chapter: 10 {
 def make_given_devices(spec: Spec, root: str) -> None:
     """The nodes config.json's `linux.devices` lists, beside the standard ones
-    (which one of them may replace)."""
+    (which one of them may replace); in a user namespace of its own, the
+    host's nodes of the same paths, as make_devices binds them (runc's way)."""
+    bind = user_namespace.in_own()
     for device in spec.linux.devices:
         path = path_in_root(root, device.path)
         if not is_under(path, path_in_root(root, "/dev")):
@@ -329,10 +342,24 @@ def make_given_devices(spec: Spec, root: str) -> None:
         MountPoints(root).make(os.path.dirname(path))
         if os.path.lexists(path):
             unistd.unlink(path)
+        if bind:
+            bind_node(device.path, path)
+            continue
         mode = 0o666 if device.file_mode is None else device.file_mode & 0o7777
         mknod(path, device.type, device.major, device.minor, mode)
         chmod(path, mode)
         chown(path, device.uid or 0, device.gid or 0)
+
+
+def bind_node(source: str, path: str) -> None:
+    """Bind the host's device node `source` onto a new empty file `path`.
+
+    In a user namespace of its own, the container's /dev is made of these:
+    there the kernel refuses mknod(2) even to the namespace's root, since
+    a node made there would open the host's device."""
+    flags = OFlag.O_CREAT | OFlag.O_WRONLY | OFlag.O_CLOEXEC
+    unistd.close(unistd.open_fd(path, flags))
+    mount(source, path, None, MS.MS_BIND)
 
 
 def set_root_propagation(option: str) -> None:

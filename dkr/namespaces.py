@@ -7,6 +7,7 @@ import os  # chapter: 10
 from dkr.config import Spec
 from dkr.config import Namespace  # chapter: 10
 from dkr.errors import DkrError, shorten  # chapter: 10
+from dkr import user_namespace  # chapter: 10
 from dkr.linux import sched, unistd
 from dkr.linux.sched import CloneFlags
 from dkr.linux.unistd import OFlag  # chapter: 2
@@ -18,6 +19,7 @@ CLONE_FLAGS = {
     "network": CloneFlags.CLONE_NEWNET,  # chapter: 4
     "ipc": CloneFlags.CLONE_NEWIPC,  # chapter: 6
     "cgroup": CloneFlags.CLONE_NEWCGROUP,  # chapter: 6
+    "user": CloneFlags.CLONE_NEWUSER,  # chapter: 10
 }
 
 
@@ -28,10 +30,17 @@ def fork_container(spec: Spec) -> int:
     #     return _fork_as_pid_1()
     # }
     # chapter: 10 {
+    # A new user namespace comes with the process (see dkr.user_namespace),
+    # and a new PID namespace with it, in the same clone, to be its.
+    user = CloneFlags.CLONE_NEWUSER if spec.new_namespace("user") else CloneFlags(0)
     joined = [namespace for namespace in spec.linux.namespaces
               if namespace.type == "pid" and namespace.path]
     if joined:
-        return _fork_in(joined[0].path)
+        return _fork_in(joined[0].path, user)
+    if user and spec.has_namespace("pid"):
+        return sched.clone(user | CloneFlags.CLONE_NEWPID)
+    if user:
+        return sched.clone(user)
     if spec.has_namespace("pid"):
         return _fork_as_pid_1()
     # }
@@ -64,9 +73,10 @@ def _fork_as_pid_1() -> int:
 
 
 # chapter: 10 {
-def _fork_in(path: str) -> int:
+def _fork_in(path: str, flags: CloneFlags) -> int:
     """Fork a child into the PID namespace at `path` (an engine's, such as
-    another container's): setns(2) too moves only the caller's next child."""
+    another container's), and into new namespaces of `flags`: setns(2)
+    too moves only the caller's next child."""
     own = unistd.open_fd("/proc/self/ns/pid", OFlag.O_CLOEXEC)
     try:
         target = _open_namespace(path, "pid")
@@ -74,7 +84,7 @@ def _fork_in(path: str) -> int:
             sched.setns(target, CloneFlags.CLONE_NEWPID)
         finally:
             unistd.close(target)
-        pid = unistd.fork()
+        pid = sched.clone(flags) if flags else unistd.fork()
         if pid:
             sched.setns(own, CloneFlags.CLONE_NEWPID)
         return pid
@@ -93,15 +103,19 @@ def _open_namespace(path: str, kind: str) -> int:
 def join_given(spec: Spec) -> None:
     """In the child: join the namespaces the spec names by `path` (all but
     the PID one), each opened before any is joined, since joining a mount
-    namespace changes what a path means."""
+    namespace changes what a path means. A user namespace is joined first:
+    the others may be its, and joining them needs its capabilities."""
     given = [(namespace, _open_namespace(namespace.path, namespace.type))
-             for namespace in spec.linux.namespaces
+             for namespace in sorted(spec.linux.namespaces,
+                                     key=lambda namespace: namespace.type != "user")
              if namespace.path and namespace.type != "pid"]
     for namespace, fd in given:
         own = f"/proc/self/ns/{PROC_NAMES[namespace.type]}"
         namespace.is_hosts = _same_file(fd, own)
         sched.setns(fd, CLONE_FLAGS[namespace.type])
         unistd.close(fd)
+        if namespace.type == "user":
+            user_namespace.be_root()
 
 
 def _same_file(fd: int, path: str) -> bool:
@@ -111,7 +125,7 @@ def _same_file(fd: int, path: str) -> bool:
 
 # Each namespace's name under /proc/PID/ns.
 PROC_NAMES = {"uts": "uts", "pid": "pid", "mount": "mnt", "network": "net",
-              "ipc": "ipc", "cgroup": "cgroup"}
+              "ipc": "ipc", "cgroup": "cgroup", "user": "user"}
 
 
 def of_process(spec: Spec, pid: int) -> None:
@@ -132,13 +146,18 @@ def unshare_the_rest(spec: Spec) -> None:
     is fork_container's (from chapter 2 on), because unshare(CLONE_NEWPID)
     moves the caller's next child, not the caller. No call when the mask
     is empty.
+    # chapter: 10 {
+
+    A new user namespace is fork_container's too: the child was cloned in
+    it, and the namespaces unshared here are that namespace's.
+    # }
     """
     flags = CloneFlags(0)
     for namespace in spec.linux.namespaces:
         # chapter: 1-9 {
         # if namespace.type != "pid":
         # }
-        if namespace.type != "pid" and not namespace.path:  # chapter: 10
+        if namespace.type not in ("pid", "user") and not namespace.path:  # chapter: 10
             flags |= CLONE_FLAGS[namespace.type]
     if flags:
         sched.unshare(flags)

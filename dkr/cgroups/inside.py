@@ -17,6 +17,8 @@ from dkr.cgroups.host import detect
 from dkr.cgroups.v1 import CgroupV1
 from dkr.linux import unistd
 from dkr.linux.mount import MountFlags, mount
+from dkr.linux.mount import flags_to_keep  # chapter: 10
+from dkr import user_namespace  # chapter: 10
 
 MS = MountFlags
 
@@ -40,8 +42,19 @@ def mount_inside(target: str, flags: MountFlags) -> None:
         name = os.path.basename(point)
         hierarchy = os.path.join(target, name)
         unistd.mkdir(hierarchy)
-        mount("cgroup", hierarchy, "cgroup", flags, ",".join(controllers))
-        _narrow_to_own(hierarchy, own, frozenset(controllers), flags)  # chapter: 10
+        # chapter: 6-9 {
+        # mount("cgroup", hierarchy, "cgroup", flags, ",".join(controllers))
+        # }
+        # chapter: 10 {
+        try:
+            mount("cgroup", hierarchy, "cgroup", flags, ",".join(controllers))
+        except PermissionError:
+            if not user_namespace.in_own():
+                raise
+            _bind_own(point, hierarchy, own.get(frozenset(controllers), "/"), flags)
+            continue
+        _narrow_to_own(hierarchy, own, frozenset(controllers), flags)
+        # }
         for controller in controllers:  # co-mounted: "cpu" -> "cpu,cpuacct"
             if controller != name:
                 unistd.symlink(name, os.path.join(target, controller))
@@ -59,6 +72,16 @@ def _own_cgroups() -> dict[frozenset[str], str]:
             _, controllers, path = line.rstrip("\n").split(":", 2)
             own[frozenset(filter(None, controllers.split(",")))] = path
     return own
+
+
+def _bind_own(host_point: str, hierarchy: str, path: str, flags: MountFlags) -> None:
+    """Bind the host's mount of a hierarchy, at the process's own cgroup
+    `path`, onto `hierarchy`: in a user namespace, only a process with a
+    cgroup namespace of that user namespace's may mount a cgroup file
+    system (Podman's container under --uidmap on a v1 host has none)."""
+    mount(os.path.join(host_point, path.lstrip("/")), hierarchy, None, MS.MS_BIND)
+    mount(None, hierarchy, None,
+          flags | MS.MS_BIND | MS.MS_REMOUNT | flags_to_keep(hierarchy))
 
 
 def _narrow_to_own(mounted: str, own: dict[frozenset[str], str],

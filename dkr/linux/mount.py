@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import enum
+import os  # chapter: 3
 
 from dkr.linux.syscall import call, check, cstr, libc
 
@@ -62,3 +63,16 @@ def mount(
 def umount2(target: str, flags: UmountFlags = UmountFlags(0)) -> None:
     """Detach the mount at `target`."""
     call("umount2", lambda t, f: check(libc.umount2(cstr(t), int(f)), t), target, flags)
+
+
+# chapter: 3 {
+def flags_to_keep(path: str) -> MountFlags:
+    """The flags of the mount at `path` that a remount of it must repeat.
+
+    A remount sets all of a mount's flags at once: it keeps the ones the
+    mount has, or they are cleared (and where they are locked, in a user
+    namespace's copy of the host's mounts, the kernel refuses). statvfs(3)
+    reports them with the same bits."""
+    kept = MountFlags.MS_NOSUID | MountFlags.MS_NODEV | MountFlags.MS_NOEXEC
+    return MountFlags(os.statvfs(path).f_flag) & kept
+# }

@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import enum
-
+# chapter: 10 {
+import ctypes
+import signal
+# }
 from dkr.linux.syscall import call, check, libc
 
 
@@ -28,3 +31,41 @@ def unshare(flags: CloneFlags) -> None:
 def setns(fd: int, nstype: CloneFlags) -> None:
     """Join the namespace that `fd` (an open /proc/PID/ns/* file) refers to."""
     call("setns", lambda f, t: check(libc.setns(f, int(t))), fd, nstype)
+
+
+# chapter: 10 {
+# syscall(2) as the Python interpreter's own C functions are called: holding
+# the interpreter's lock across the call, as os.fork holds it across fork(2).
+_python = ctypes.PyDLL(None, use_errno=True)
+_python.syscall.restype = ctypes.c_long
+_python.syscall.argtypes = [ctypes.c_long, ctypes.c_ulong, ctypes.c_void_p,
+                            ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+
+
+def clone(flags: CloneFlags) -> int:
+    """fork(2) into new namespaces: clone(2) with `flags`; the child's pid
+    here, 0 in the child.
+
+    os.fork takes no flags, and a user namespace and a PID namespace must
+    be made by one call for the PID namespace to belong to the user one
+    (unshare(CLONE_NEWPID) makes it belong to the caller's). With no new
+    stack, the child goes on from here as after fork; the interpreter is
+    told of the fork as os.fork tells it (PyOS_BeforeFork and the two
+    AfterFork calls). The child should exec soon: glibc, not told, still
+    keeps the parent's thread id for it, which only raise(3) would use.
+    """
+    return call("clone", _clone, flags)
+
+
+def _clone(flags: CloneFlags) -> int:
+    from dkr.linux import syscalls  # its table is large: only when cloning
+
+    _python.PyOS_BeforeFork()
+    pid = _python.syscall(syscalls.number("clone"), int(flags) | signal.SIGCHLD,
+                          None, None, None, None)
+    if pid == 0:
+        _python.PyOS_AfterFork_Child()
+        return 0
+    _python.PyOS_AfterFork_Parent()
+    return check(pid)
+# }

@@ -6,8 +6,8 @@ model was named after it from chapter 1 on), so reading one is a walk
 over the JSON: each field is checked for its type as it is read, and a
 wrong one is one error that names it (`config.json: process.args[2]: give
 a string`). Fields the spec does not define are ignored, as it says;
-fields it defines that dkr cannot honour (`linux.intelRdt`, a user
-namespace's mappings for now) are refused, never silently dropped: a
+fields it defines that dkr cannot honour (`linux.intelRdt`, a time
+namespace) are refused, never silently dropped: a
 container that runs with less confinement than asked for is worse than
 one that does not run.
 """
@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import sys
 
 from dkr import defaults
-from dkr.config import (CPU, Capabilities, Device, DeviceRule, Hook, Hooks, Linux,
-                        Memory, Mount, Namespace, Pids, Process, Resources, Rlimit,
-                        Root, Spec, User)
+from dkr.config import (CPU, Capabilities, Device, DeviceRule, Hook, Hooks,
+                        IDMapping, Linux, Memory, Mount, Namespace, Pids, Process,
+                        Resources, Rlimit, Root, Spec, User)
 from dkr.errors import DkrError, shorten
+from dkr.linux.capability_table import Cap
 from dkr.seccomp.load import Fields, from_json
 
 NAMESPACE_TYPES = ("pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time")
@@ -123,15 +125,29 @@ def _process(process: Fields) -> Process:
     if "capabilities" in process.data:
         sets = process.object("capabilities")
         result.capabilities = Capabilities(
-            *(sets.strings(name) for name in
+            *(_capabilities(sets, name) for name in
               ("bounding", "effective", "inheritable", "permitted", "ambient")))
     return result
+
+
+def _capabilities(sets: Fields, name: str) -> list[str]:
+    """One capability set, each name one capabilities(7) knows (a name this
+    kernel lacks is left out later, as runc leaves it; one no kernel has
+    is a mistake)."""
+    names = sets.strings(name)
+    for place, capability in enumerate(names):
+        if capability not in Cap.__members__:
+            raise DkrError(f"{sets.where}.{name}[{place}]: no such capability "
+                           f"{shorten(capability)!r}")
+    return names
 
 
 def _rlimit(entry: Fields) -> Rlimit:
     kind = entry.string("type")
     if not kind.startswith(RLIMIT_PREFIX):
         raise DkrError(f"{entry.where}.type: give a resource such as RLIMIT_NOFILE")
+    if not hasattr(resource, kind):
+        raise DkrError(f"{entry.where}.type: no such resource {shorten(kind)!r} here")
     return Rlimit(kind, entry.number("soft", required=True) or 0,
                   entry.number("hard", required=True) or 0)
 
@@ -152,18 +168,28 @@ def _linux(linux: Fields) -> Linux:
         kind = entry.string("type")
         if kind not in NAMESPACE_TYPES:
             raise DkrError(f"{entry.where}.type: no such namespace {shorten(kind)!r}")
-        if kind in ("user", "time"):
+        if kind == "time":
             raise DkrError(f"{entry.where}: dkr does not yet run containers in a "
-                           f"{kind} namespace")
+                           f"time namespace")
         namespaces.append(Namespace(kind, entry.text("path") or None))
     if not any(namespace.type == "mount" for namespace in namespaces):
         # Without one, the root file system's set-up (its mounts, pivot_root)
         # would happen in dkr's own mount namespace: the host's.
         raise DkrError("config.json: linux.namespaces: give a mount namespace; dkr "
                        "sets the root file system up in one")
-    if linux.objects("uidMappings") or linux.objects("gidMappings"):
-        raise DkrError("config.json: linux.uidMappings: dkr does not yet run "
-                       "containers in a user namespace")
+    uid_mappings = [_id_mapping(entry) for entry in linux.objects("uidMappings")]
+    gid_mappings = [_id_mapping(entry) for entry in linux.objects("gidMappings")]
+    new_user = any(namespace.type == "user" and not namespace.path
+                   for namespace in namespaces)
+    if new_user and not (uid_mappings and gid_mappings):
+        # Unmapped, the container's root would be no one (65534), with none
+        # of the ids its files and setresuid(2) need.
+        raise DkrError("config.json: linux.uidMappings: a new user namespace needs "
+                       "uidMappings and gidMappings")
+    if (uid_mappings or gid_mappings) and not any(
+            namespace.type == "user" for namespace in namespaces):
+        raise DkrError("config.json: linux.uidMappings: give a user namespace in "
+                       "linux.namespaces for the mappings to apply to")
     result = Linux(namespaces=namespaces,
                    masked_paths=linux.strings("maskedPaths"),
                    readonly_paths=linux.strings("readonlyPaths"),
@@ -171,11 +197,21 @@ def _linux(linux: Fields) -> Linux:
                    cgroups_path=linux.text("cgroupsPath") or None,
                    devices=[_device(entry) for entry in linux.objects("devices")],
                    sysctl=linux.mapping("sysctl"),
-                   rootfs_propagation=linux.text("rootfsPropagation") or None)
+                   rootfs_propagation=linux.text("rootfsPropagation") or None,
+                   uid_mappings=uid_mappings, gid_mappings=gid_mappings)
     if "seccomp" in linux.data and linux.data["seccomp"] is not None:
         result.seccomp = from_json(linux.data["seccomp"], [], os.uname().machine,
                                    where="config.json: linux.seccomp")
     return result
+
+
+def _id_mapping(entry: Fields) -> IDMapping:
+    mapping = IDMapping(entry.number("containerID", required=True) or 0,
+                        entry.number("hostID", required=True) or 0,
+                        entry.number("size", required=True) or 0)
+    if mapping.size == 0:
+        raise DkrError(f"{entry.where}.size: give 1 or more")
+    return mapping
 
 
 def resources_from(data: object, where: str) -> Resources:

@@ -9,6 +9,11 @@ conmon's cgroup stays in Podman's parent cgroup. Docker makes docker0,
 its iptables tables, /run/docker, containerd's shim sockets in
 /run/containerd and its key in /etc/docker. `EngineLeftovers` notes what
 is there before, and removes what is new after.
+
+The engines also run dkr with an environment of their own (conmon passes
+none of the tests' on), so their dkr keeps the seccomp programs it
+compiles in its default data directory, /var/lib/dkr: `dkr_cache_kept`
+takes back, after each test, what a test's engine added there.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import pytest
+
 from conftest import IP_FORWARD, cgroup_mount_points, mount_points, nft_tables
 
 # The open files and processes the engines' containers get.
@@ -30,6 +37,26 @@ LIMIT = 1024
 # Inside a container: its cgroup's memory limit, on cgroup v1 or v2.
 READ_MEMORY_LIMIT = ("cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null "
                      "|| cat /sys/fs/cgroup/memory.max")
+
+
+# dkr's data directory when DKR_DATA is not set, and its cache of programs there.
+DEFAULT_DATA = Path("/var/lib/dkr")
+DEFAULT_CACHE = DEFAULT_DATA / "seccomp"
+
+
+@pytest.fixture(autouse=True)
+def dkr_cache_kept():
+    """Remove what an engine's dkr added to /var/lib/dkr during the test
+    (an autouse fixture of each engine's module, imported there)."""
+    directories = [path for path in (DEFAULT_DATA, DEFAULT_CACHE) if path.exists()]
+    cached = set(DEFAULT_CACHE.glob("*"))
+    yield
+    for path in set(DEFAULT_CACHE.glob("*")) - cached:
+        path.unlink()
+    for directory in (DEFAULT_CACHE, DEFAULT_DATA):
+        if directory.exists() and directory not in directories:
+            with contextlib.suppress(OSError):  # not empty: the leak check names it
+                directory.rmdir()
 
 
 class EngineLeftovers:

@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from conftest import IS_ROOT, TREE
+from engines import dkr_cache_kept  # noqa: F401  (autouse)
 from engines import (READ_MEMORY_LIMIT, EngineLeftovers, run_in_a_terminal,
                      wait_for_processes_of, wait_until_serving)
 

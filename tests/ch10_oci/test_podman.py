@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from conftest import TREE
+from engines import dkr_cache_kept  # noqa: F401  (autouse)
 from engines import (READ_MEMORY_LIMIT, EngineLeftovers, run_in_a_terminal, ulimit_options,
                      wait_for_processes_of)
 
@@ -67,6 +68,7 @@ def podman(root, rootfs, tmp_path):
         cgroup_parents=["/libpod_parent"], mounts=["/run/netns"])
     # Podman refuses a run root of more than 50 characters: tmp_path is longer.
     directory = Path(tempfile.mkdtemp(prefix="dkr-podman-"))
+    directory.chmod(0o711)  # for a --uidmap container's root to reach its rootfs
     with leftovers:
         engine = Podman(directory)
         image = tmp_path / "rootfs.tar"
@@ -129,6 +131,20 @@ def test_podman_kill_and_rm_force(podman):
     podman.run("--detach", "--name", "f", "--network", "none", IMAGE, "sleep", "60")
     podman("rm", "--force", "--time", "0", "f")
     assert podman("ps", "--all", "--quiet", "--filter", "name=f").stdout.strip() == ""
+
+
+def test_podman_runs_a_container_in_a_user_namespace(podman):
+    """--uidmap: Podman gives the image's files the mapped owners and puts
+    a user namespace and its mappings in the config; on this v1 host its
+    container has no cgroup namespace, so dkr binds its cgroups in."""
+    mapping = "0:100000:65536"
+    done = podman.run("--rm", "--network", "none", "--uidmap", mapping,
+                      "--gidmap", mapping, "-m", "64m", IMAGE, "sh", "-c",
+                      "id -u; cat /proc/self/uid_map; echo written > /tmp/file; "
+                      "cat /tmp/file; ls /sys/fs/cgroup")
+    lines = [" ".join(line.split()) for line in done.stdout.splitlines()]
+    assert lines[:3] == ["0", "0 100000 65536", "written"], done.stderr
+    assert lines[3:], "no cgroup file system in the container"
 
 
 def test_podman_memory_limit_holds(podman):
