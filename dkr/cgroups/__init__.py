@@ -19,16 +19,19 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dkr.cgroups import convert
 from dkr.cgroups.driver import Cgroup
 from dkr.cgroups.host import detect
 from dkr.cgroups.v1 import CgroupV1
 from dkr.cgroups.v2 import CgroupV2
-from dkr.config import Spec
 from dkr.errors import DkrError, report
 from dkr.linux.fs import read_file
 from dkr.state import write_whole
+
+if TYPE_CHECKING:  # annotations only: `state` and `delete` load no config
+    from dkr.config import Spec
 
 PARENT = "/dkr"  # every container's cgroup is a child of this one
 NOTE = "cgroup"  # the file in the state directory that names the cgroup

@@ -10,9 +10,12 @@ in the spec; v2 files write that as "max", v1 files as -1.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-from dkr.config import Memory
 from dkr.errors import DkrError
+
+if TYPE_CHECKING:
+    from dkr.config import Memory
 
 UNLIMITED = "max"
 # The kernel's range for cpu.shares (MIN_SHARES, MAX_SHARES) and cpu.weight.

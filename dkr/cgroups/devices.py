@@ -14,14 +14,17 @@ container's cgroup.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
-from dkr.config import DeviceRule
 from dkr.linux import unistd
 from dkr.linux.bpf import (ALU32_AND_K, ALU32_MOV_K, ALU32_RSH_K, EXIT, JEQ_K, JNE_K,
                            LDX_MEM_W, MOV64_X, AttachType, Insn, ProgType, prog_attach,
                            prog_load)
 from dkr.linux.fs import write_file
 from dkr.linux.unistd import OFlag
+
+if TYPE_CHECKING:
+    from dkr.config import DeviceRule
 
 # struct bpf_cgroup_dev_ctx: access_type (access << 16 | type), major, minor.
 TYPES = {"b": 1, "c": 2}  # BPF_DEVCG_DEV_BLOCK, BPF_DEVCG_DEV_CHAR

@@ -16,20 +16,21 @@ import errno
 import os
 import signal
 import time
-from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple
 
-from dkr.config import Resources
 from dkr.errors import DkrError
 from dkr.linux import unistd
 from dkr.linux.fs import read_file, write_file
 from dkr.linux.signal import kill
 
+if TYPE_CHECKING:
+    from dkr.config import Resources
+
 # How long to wait for the processes of a killed cgroup to be gone.
 EMPTY_TIMEOUT = 5.0
 
 
-@dataclass
-class CpuStats:
+class CpuStats(NamedTuple):
     """The kernel's CPU accounting for a cgroup, in microseconds."""
 
     usage_usec: int | None  # CPU time used (v1: needs the cpuacct controller)

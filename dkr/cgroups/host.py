@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import os
 import re
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from dkr.errors import DkrError
 from dkr.linux.fs import read_file
@@ -31,8 +31,7 @@ LIMITING_CONTROLLERS = ("memory", "cpu", "pids", "cpuset")
 CGROUP_ROOT = "/sys/fs/cgroup"
 
 
-@dataclass(frozen=True)
-class CgroupMount:
+class CgroupMount(NamedTuple):
     """One cgroup or cgroup2 mount: where, which kind, its controllers (v1)."""
 
     point: str
@@ -40,14 +39,13 @@ class CgroupMount:
     options: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Host:
+class Host(NamedTuple):
     """What the host mounts: the version dkr drives, and where."""
 
     version: str  # "v1" or "v2"
     unified: str | None = None  # the cgroup2 mount
     # v1: controller -> mount point
-    hierarchies: dict[str, str] = field(default_factory=dict)
+    hierarchies: dict[str, str] = {}  # never changed: a Host is a snapshot
 
 
 def cgroup_mounts(mountinfo: str) -> list[CgroupMount]:

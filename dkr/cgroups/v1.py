@@ -12,15 +12,18 @@ then serves both.)
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from dkr.cgroups import convert
 from dkr.cgroups import devices  # chapter: 6
 from dkr.cgroups.driver import (Cgroup, CpuStats, exists_already, make_directory,
                                 read_keyed, read_pids, remove_directory, write_value)
 from dkr.cgroups.v2 import cpuset_files, pids_files  # the same files in both versions
-from dkr.config import CPU, Memory, Pids, Resources
 from dkr.errors import DkrError
 from dkr.linux.fs import read_file, write_file
+
+if TYPE_CHECKING:
+    from dkr.config import CPU, Memory, Resources
 
 # The controllers whose hierarchies a container joins. cpuacct counts the
 # CPU time that cpu.stat (unlike v2's) leaves out.
@@ -158,6 +161,8 @@ class CgroupV1(Cgroup):
         return read_file(f"{directory}/{name}").strip()
 
     def read_resources(self) -> Resources:
+        from dkr.config import CPU, Memory, Pids, Resources  # for `update` alone
+
         memory, cpu, pids = Memory(), CPU(), Pids()
         if (text := self._read("memory.limit_in_bytes")) is not None:
             memory.limit = convert.parse_limit(text)

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import errno
 import os
+from typing import TYPE_CHECKING
 
 from dkr.cgroups import convert
 from dkr.cgroups import devices  # chapter: 6
 from dkr.cgroups.driver import (Cgroup, CpuStats, exists_already, make_directory,
                                 read_keyed, read_pids, write_value)
-from dkr.config import CPU, Memory, Pids, Resources
 from dkr.errors import DkrError
 from dkr.linux.fs import read_file, write_file
+
+if TYPE_CHECKING:
+    from dkr.config import CPU, Memory, Pids, Resources
 
 # The controllers dkr enables for its cgroups, when the host has them.
 CONTROLLERS = ("cpuset", "cpu", "memory", "pids")
@@ -128,6 +131,8 @@ class CgroupV2(Cgroup):
         write_file(f"{self.directory}/cgroup.procs", "0")  # "0": the writer itself
 
     def read_resources(self) -> Resources:
+        from dkr.config import CPU, Memory, Pids, Resources  # for `update` alone
+
         files = self._read(("memory.max", "memory.low", "memory.swap.max", "cpu.weight",
                             "cpu.max", "cpuset.cpus", "cpuset.mems", "pids.max"))
         memory = Memory()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ctypes
 import enum
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from dkr.linux import syscalls
 from dkr.linux.syscall import call, check, libc
@@ -46,8 +46,7 @@ JNE_K = 0x55  # if dst != imm: pc += off
 EXIT = 0x95  # return r0
 
 
-@dataclass(frozen=True)
-class Insn:
+class Insn(NamedTuple):
     """One eBPF instruction."""
 
     code: int

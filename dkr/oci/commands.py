@@ -19,16 +19,19 @@ and Docker's, on `dkr run`'s containers (dkr.manage):
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import signal
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from dkr.errors import DkrError, shorten
 
-Parsers = dict[str, argparse.ArgumentParser]
+if TYPE_CHECKING:  # argparse is loaded only to build parsers (see dkr.oci.quick)
+    import argparse
+
+    Parsers = dict[str, argparse.ArgumentParser]
 # How long `delete --force` waits for a killed container's process to go.
 KILL_WAIT = 10.0
 # How Docker's commands (stop, rm, logs) take a container of `dkr run`.
@@ -37,6 +40,8 @@ CONTAINER_HELP = "an id, the start of one, or a --name"
 
 def add_commands(commands: argparse._SubParsersAction) -> Parsers:
     """The runtime commands' parsers, added to dkr's."""
+    import argparse
+
     parsers: Parsers = {}
 
     def command(name: str, handler, summary: str, description: str,
@@ -171,6 +176,8 @@ def add_preserve_fds(parser: argparse.ArgumentParser, whom: str) -> None:
 
 def _count(text: str) -> int:
     if not text.isdigit():
+        import argparse
+
         raise argparse.ArgumentTypeError(f"give a number, 0 or more, not {text!r}")
     return int(text)
 
@@ -307,8 +314,8 @@ def kill_command(args: argparse.Namespace) -> int:
     from dkr.oci import record
 
     sig = parse_signal(args.signal)
-    with record.opened(args.id) as (directory, container):
-        if container.status(directory) == "stopped":
+    with record.opened(args.id) as (_, container):
+        if container.stopped():  # created, running or paused: it takes signals
             raise DkrError(f"container {args.id} is not running")
         if args.all and container.cgroup:
             from dkr.cgroups import open_cgroup

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
@@ -35,24 +34,38 @@ STATE_FILE = "state.json"
 ID = re.compile(r"[A-Za-z0-9_+.-]+", re.ASCII)
 
 
-@dataclass
 class Record:
-    """A created container, as state.json holds it."""
+    """A created container, as state.json holds it.
 
-    id: str
-    pid: int
-    process: str  # the container's first process, as owners.owner_id names it
-    bundle: str
-    created: str  # when, in RFC 3339
-    annotations: dict[str, str] = field(default_factory=dict)
-    cgroup: str = ""
-    # The hooks `start` and `delete` run, as config.json gave them.
-    poststart: list[dict] = field(default_factory=list)
-    poststop: list[dict] = field(default_factory=list)
+    A plain class, where dkr's other records are dataclasses: `start`,
+    `state`, `kill` and `delete` load this module, and dataclasses loads
+    inspect, a sixth of such a call's start-up."""
+
+    FIELDS = ("id", "pid", "process", "bundle", "created", "annotations", "cgroup",
+              "poststart", "poststop")
+
+    def __init__(self, id: str, pid: int, process: str, bundle: str, created: str,
+                 annotations: dict[str, str] | None = None, cgroup: str = "",
+                 poststart: list[dict] | None = None,
+                 poststop: list[dict] | None = None) -> None:
+        self.id = id
+        self.pid = pid
+        self.process = process  # its first process, as owners.owner_id names it
+        self.bundle = bundle
+        self.created = created  # when, in RFC 3339
+        self.annotations = annotations or {}
+        self.cgroup = cgroup
+        # The hooks `start` and `delete` run, as config.json gave them.
+        self.poststart = poststart or []
+        self.poststop = poststop or []
+
+    def stopped(self) -> bool:
+        """Whether the container's process has gone: its pid no longer names it."""
+        return owners.owner_id(self.pid) != self.process
 
     def status(self, directory: Path) -> str:
         """created, running, paused or stopped: read off the kernel now."""
-        if owners.owner_id(self.pid) != self.process:
+        if self.stopped():
             return "stopped"
         if lifecycle.is_waiting(directory):
             return "created"
@@ -77,7 +90,8 @@ class Record:
                 "annotations": self.annotations}
 
     def save(self, directory: Path) -> None:
-        state.write_whole(directory / STATE_FILE, json.dumps(asdict(self)))
+        fields = {name: getattr(self, name) for name in self.FIELDS}
+        state.write_whole(directory / STATE_FILE, json.dumps(fields))
 
 
 def check_id(container_id: str) -> str:
@@ -126,6 +140,8 @@ def owner_of(pid: int) -> str:
 
 
 def hooks_json(hooks: list[Hook]) -> list[dict]:
+    from dataclasses import asdict  # at create, which has loaded the config's
+
     return [asdict(hook) for hook in hooks]
 
 

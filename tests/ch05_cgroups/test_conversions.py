@@ -15,7 +15,7 @@ from dkr.cgroups.v1 import CgroupV1
 from dkr.cgroups.v2 import CgroupV2
 from dkr.config import CPU, Memory, Pids, Resources
 from dkr.errors import DkrError
-from dkr.cli import build_parser
+from dkr.parser import build_parser
 from dkr.run import cpus_to_quota, parse_bytes, resources_from_args
 
 MIB = 1 << 20
