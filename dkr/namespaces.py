@@ -37,10 +37,9 @@ def fork_container(spec: Spec) -> int:
               if namespace.type == "pid" and namespace.path]
     if joined:
         return _fork_in(joined[0].path, user)
-    if user and spec.has_namespace("pid"):
-        return sched.clone(user | CloneFlags.CLONE_NEWPID)
     if user:
-        return sched.clone(user)
+        pid = CloneFlags.CLONE_NEWPID if spec.has_namespace("pid") else CloneFlags(0)
+        return sched.clone(user | pid)
     if spec.has_namespace("pid"):
         return _fork_as_pid_1()
     # }

@@ -60,11 +60,17 @@ def become_root(spec: Spec, channel: Channel) -> None:
         os._exit(EXIT_DKR_FAILED)
     be_root()
     if not os.access(spec.root.path, os.X_OK):
-        host_id = spec.linux.uid_mappings[0].host_id
-        raise DkrError(f"the container's root is the host's user {host_id} or "
-                       f"another mapped one, which cannot reach the root file "
-                       f"system {shorten(spec.root.path)}: give them search "
-                       f"permission on each directory above it")
+        root = host_id_of_root(spec)
+        raise DkrError(f"the container's root, the host's user {root}, cannot reach "
+                       f"the root file system {shorten(spec.root.path)}: give that "
+                       f"user search permission on it and on each directory above it")
+
+
+def host_id_of_root(spec: Spec) -> int:
+    """The host's uid that the container's uid 0 is."""
+    return next(mapping.host_id - mapping.container_id
+                for mapping in spec.linux.uid_mappings
+                if mapping.container_id <= 0 < mapping.container_id + mapping.size)
 
 
 def be_root() -> None:

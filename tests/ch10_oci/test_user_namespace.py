@@ -161,3 +161,18 @@ def test_a_read_only_bind_keeps_the_hosts_locked_flags(caller, rootfs, tmp_path)
             bind_read_only)
     assert out == "read\n", err
     assert code != 0 and "Read-only file system" in err
+
+
+def test_a_root_file_system_out_of_its_reach_is_one_line(caller, tmp_path):
+    """pytest's directories are root's alone (0700): from a rootfs in one,
+    the container's root, the host's user 100000, cannot mount it."""
+    from dkr.rootfs import build_rootfs, find_busybox
+
+    unreachable = tmp_path / "root"
+    build_rootfs(unreachable, find_busybox())
+    code, _, err = run_in_user_namespace(caller, unreachable, tmp_path, "true")
+    assert code == 125
+    assert err == (f"dkr: container set-up: the container's root, the host's user "
+                   f"{HOST_ID}, cannot reach the root file system {unreachable}: give "
+                   f"that user search permission on it and on each directory above "
+                   f"it\n")
