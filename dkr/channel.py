@@ -10,11 +10,13 @@ parent learns that the command started.
 
 from __future__ import annotations
 
+import os  # chapter: 4
 import select
 import socket
 from dataclasses import dataclass, field
 from typing import Callable  # chapter: 4
 
+from dkr.errors import EXIT_DKR_FAILED  # chapter: 4
 from dkr.linux.syscall import call
 
 
@@ -48,6 +50,16 @@ class Channel:
         """In dkr: answer the child's `kind` messages with "go" and the text
         `reply()` returns."""
         self.replies[kind] = reply
+
+    def ask(self, kind: str) -> Message:
+        """In the child: send `kind` and wait for dkr's "go". No "go" means
+        dkr failed on its side and reports why itself: the child ends
+        without a word."""
+        self.send(kind)
+        go = self.receive()
+        if go is None:
+            os._exit(EXIT_DKR_FAILED)
+        return go
     # }
 
     @classmethod

@@ -288,7 +288,6 @@ def make_readonly(path: str, bind_first: bool = True) -> None:
         mount(path, path, None, MS.MS_BIND | MS.MS_REC)
     mount(None, path, None,
           MS.MS_BIND | MS.MS_REMOUNT | MS.MS_RDONLY | flags_to_keep(path))
-
 # }
 
 

@@ -31,7 +31,7 @@ import os
 
 from dkr.channel import Channel
 from dkr.config import Spec
-from dkr.errors import EXIT_DKR_FAILED, DkrError, shorten
+from dkr.errors import DkrError, shorten
 from dkr.linux import unistd
 from dkr.linux.fs import read_file, write_file
 from dkr.oci import inside
@@ -55,9 +55,7 @@ def become_root(spec: Spec, channel: Channel) -> None:
     That root is a host user without privileges to the host's files: the
     root file system must be within its reach, or its mount fails with a
     bare "Permission denied"; it is said here instead."""
-    channel.send("user")
-    if channel.receive() is None:  # dkr failed on its side and says why
-        os._exit(EXIT_DKR_FAILED)
+    channel.ask("user")
     be_root()
     if not os.access(spec.root.path, os.X_OK):
         root = host_id_of_root(spec)

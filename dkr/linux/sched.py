@@ -8,6 +8,7 @@ import enum
 import ctypes
 import signal
 # }
+
 from dkr.linux.syscall import call, check, libc
 
 

@@ -25,13 +25,12 @@ bundle) gets what runc gives: a new namespace with loopback up.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from dkr.channel import Channel
 from dkr.config import Spec
-from dkr.errors import EXIT_DKR_FAILED, CleanUp, DkrError, shorten
+from dkr.errors import CleanUp, DkrError, shorten
 from dkr.linux import netlink
 from dkr.linux.netlink import Netlink
 from dkr.network import bridge, files
@@ -148,11 +147,7 @@ def set_up_inside(spec: Spec, channel: Channel) -> None:
             with Netlink() as nl:
                 nl.send(netlink.set_link("lo"))
         return
-    channel.send("ready")
-    go = channel.receive()
-    if go is None:  # dkr failed on its side and says why: end quietly
-        os._exit(EXIT_DKR_FAILED)
-    attachment = Attachment.from_text(go.text)
+    attachment = Attachment.from_text(channel.ask("ready").text)
     if new_namespace:
         with Netlink() as nl:
             nl.send(netlink.set_link("lo"))

@@ -7,9 +7,8 @@ over the JSON: each field is checked for its type as it is read, and a
 wrong one is one error that names it (`config.json: process.args[2]: give
 a string`). Fields the spec does not define are ignored, as it says;
 fields it defines that dkr cannot honour (`linux.intelRdt`, a time
-namespace) are refused, never silently dropped: a
-container that runs with less confinement than asked for is worse than
-one that does not run.
+namespace) are refused, never silently dropped: a container that runs
+with less confinement than asked for is worse than one that does not run.
 """
 
 from __future__ import annotations

@@ -23,13 +23,12 @@ hands to the hooks it runs itself.
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 from dkr import OCI_VERSION
 from dkr.channel import Channel
 from dkr.config import Hook, Spec
-from dkr.errors import EXIT_DKR_FAILED, DkrError, describe, shorten, warn
+from dkr.errors import DkrError, describe, shorten, warn
 
 # How long a hook without a timeout may take: a hook that hangs should not
 # hang its engine for ever.
@@ -100,9 +99,6 @@ def run_before_mounts(spec: Spec, channel: Channel) -> str:
     then run createContainer; the state, for startContainer."""
     if not spec.hooks.any():
         return ""
-    channel.send("hooks")
-    go = channel.receive()
-    if go is None:  # dkr's hook failed, and dkr says so
-        os._exit(EXIT_DKR_FAILED)
-    run(spec.hooks.create_container, go.text, "createContainer")
-    return go.text
+    state = channel.ask("hooks").text  # no "go": dkr's hook failed, and dkr says so
+    run(spec.hooks.create_container, state, "createContainer")
+    return state

@@ -64,8 +64,13 @@ def read(argv: list[str]) -> SimpleNamespace | None:
         return None
     if verb == "kill" and len(given) == 1:
         given.append(KILL_DEFAULT)
-    if len(given) != len(names) or not _count_fds(values):
+    if len(given) != len(names):
         return None
+    if "preserve_fds" in values:  # create's: a number, as the parser makes it
+        count = str(values["preserve_fds"] or "0")
+        if not count.isdigit():
+            return None  # the parser says what is wrong with it
+        values["preserve_fds"] = int(count)
     from dkr.oci import commands
 
     values.update(zip(names, given))
@@ -93,12 +98,3 @@ def _options(words: Iterator[str], switches: dict[str, str], valued: dict[str, s
         else:
             return word
     return None
-
-
-def _count_fds(values: dict[str, object]) -> bool:
-    """--preserve-fds as the parser's number; False if it is not one."""
-    if "preserve_fds" not in values:
-        return True
-    count = str(values["preserve_fds"] or "0")
-    values["preserve_fds"] = int(count) if count.isdigit() else count
-    return count.isdigit()

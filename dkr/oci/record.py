@@ -41,9 +41,6 @@ class Record:
     `state`, `kill` and `delete` load this module, and dataclasses loads
     inspect, a sixth of such a call's start-up."""
 
-    FIELDS = ("id", "pid", "process", "bundle", "created", "annotations", "cgroup",
-              "poststart", "poststop")
-
     def __init__(self, id: str, pid: int, process: str, bundle: str, created: str,
                  annotations: dict[str, str] | None = None, cgroup: str = "",
                  poststart: list[dict] | None = None,
@@ -90,8 +87,7 @@ class Record:
                 "annotations": self.annotations}
 
     def save(self, directory: Path) -> None:
-        fields = {name: getattr(self, name) for name in self.FIELDS}
-        state.write_whole(directory / STATE_FILE, json.dumps(fields))
+        state.write_whole(directory / STATE_FILE, json.dumps(vars(self)))
 
 
 def check_id(container_id: str) -> str:
